@@ -1,0 +1,264 @@
+import os from "node:os";
+import path from "node:path";
+import { z } from "zod";
+
+/**
+ * The one reader of `process.env`. Every knob of LifeMirror is declared here once,
+ * validated with zod at start-up and handed out as a frozen, typed object.
+ * A bad value stops the process with a message that names the variable.
+ */
+
+const bool = (def: boolean) =>
+	z
+		.enum(["true", "false", "1", "0", "yes", "no", "on", "off"], {
+			error: "must be true or false"
+		})
+		.default(def ? "true" : "false")
+		.transform(v => ["true", "1", "yes", "on"].includes(v));
+
+const int = (def: number, min = 0, max = Number.MAX_SAFE_INTEGER) =>
+	z.coerce.number().int().min(min).max(max).default(def);
+
+const num = (def: number, min: number, max: number) => z.coerce.number().min(min).max(max).default(def);
+
+const list = z
+	.string()
+	.optional()
+	.transform(v =>
+		(v ?? "")
+			.split(",")
+			.map(s => s.trim())
+			.filter(Boolean)
+	);
+
+const redisUrl = z.string().regex(/^rediss?:\/\//, "must be a redis:// or rediss:// URL");
+
+/** `class=count/seconds` pairs, e.g. `auth=10/60,public=100/60`. */
+const rateLimitList = z
+	.string()
+	.optional()
+	.transform((v, ctx) => {
+		const out: Record<string, RateLimit> = {};
+		for (const part of (v ?? "").split(",").map(s => s.trim()).filter(Boolean)) {
+			const m = /^([a-z][a-z0-9_-]*)=(\d+)\/(\d+)$/.exec(part);
+			if (!m) {
+				ctx.addIssue({ code: "custom", message: `"${part}" is not class=count/seconds` });
+				return z.NEVER;
+			}
+			out[m[1]] = { limit: Number(m[2]), windowS: Number(m[3]) };
+		}
+		return out;
+	});
+
+/** `kid:secret` pairs; the first signs, all verify (so keys rotate without logging anyone out). */
+const jwtKeyList = z
+	.string()
+	.optional()
+	.transform((v, ctx) => {
+		const keys: JwtKey[] = [];
+		for (const part of (v ?? "").split(",").map(s => s.trim()).filter(Boolean)) {
+			const i = part.indexOf(":");
+			const kid = part.slice(0, i);
+			const secret = part.slice(i + 1);
+			if (i < 1 || !/^[A-Za-z0-9._-]{1,64}$/.test(kid) || secret.length < 32) {
+				ctx.addIssue({
+					code: "custom",
+					message: "each entry must be kid:secret with a secret of at least 32 characters"
+				});
+				return z.NEVER;
+			}
+			keys.push({ kid, secret });
+		}
+		return keys;
+	});
+
+const EnvSchema = z.object({
+	NODE_ENV: z.enum(["development", "production", "test"]).default("development"),
+	NODE_ID: z.string().regex(/^[A-Za-z0-9._-]{1,64}$/).optional(),
+	NAMESPACE: z.string().regex(/^[A-Za-z0-9._-]{0,64}$/).default("lifemirror"),
+	ROLE: z.enum(["all", "gateway", "worker"]).default("all"),
+	SERVICES: list,
+
+	PORT: int(8000, 0, 65535),
+	HOST: z.string().default("0.0.0.0"),
+	PUBLIC_URL: z.url().optional(),
+	CORS_ALLOW_ORIGINS: z.string().optional(),
+	BODY_LIMIT_BYTES: int(1024 * 1024, 1024, 64 * 1024 * 1024),
+	TRUST_PROXY: bool(false),
+
+	TRANSPORTER: z.union([redisUrl, z.literal("none"), z.literal("")]).optional(),
+	CACHER: z.union([redisUrl, z.enum(["memory", "none"])]).default("memory"),
+	REDIS_URL: redisUrl.optional(),
+	REQUEST_TIMEOUT_MS: int(30_000, 0),
+	RETRIES: int(2, 0, 10),
+	CIRCUIT_BREAKER: bool(true),
+	CB_THRESHOLD: num(0.5, 0.01, 1),
+	CB_MIN_REQUESTS: int(20, 1),
+	CB_WINDOW_S: int(60, 1),
+	CB_HALF_OPEN_MS: int(10_000, 100),
+	BULKHEAD: bool(true),
+	BULKHEAD_CONCURRENCY: int(32, 1),
+	BULKHEAD_MAX_QUEUE: int(500, 0),
+	LB_STRATEGY: z.enum(["RoundRobin", "Random", "CpuUsage", "Latency", "Shard"]).default("RoundRobin"),
+	HEARTBEAT_INTERVAL_S: int(5, 1),
+	HEARTBEAT_TIMEOUT_S: int(15, 2),
+	METRICS: bool(true),
+	TRACING: bool(false),
+	LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace"]).default("info"),
+	LOG_FORMAT: z.enum(["json", "pretty"]).optional(),
+
+	DATA_DIR: z.string().min(1).default("./data"),
+	MONGO_URI: z.string().regex(/^mongodb(\+srv)?:\/\//, "must be a mongodb:// URL").optional(),
+	MONGO_DB: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/).default("lifemirror"),
+
+	JWT_KEYS: jwtKeyList,
+	ACCESS_TOKEN_TTL_S: int(30 * 60, 10),
+	REFRESH_TOKEN_TTL_S: int(14 * 24 * 3600, 60),
+	ARGON2_MEMORY_KIB: int(19 * 1024, 1024, 1024 * 1024),
+	ARGON2_TIME_COST: int(2, 1, 20),
+	LOGIN_MAX_FAILURES: int(5, 1),
+	LOGIN_FAILURE_WINDOW_S: int(15 * 60, 1),
+	LOGIN_LOCKOUT_S: int(15 * 60, 1),
+
+	RATE_LIMITS: rateLimitList
+});
+
+export type Env = z.input<typeof EnvSchema>;
+export interface RateLimit {
+	limit: number;
+	windowS: number;
+}
+export interface JwtKey {
+	kid: string;
+	secret: string;
+}
+export type Role = "all" | "gateway" | "worker";
+
+/** Rate classes an action can declare; `RATE_LIMITS` overrides any of them. */
+export const DEFAULT_RATE_LIMITS: Record<string, RateLimit> = {
+	default: { limit: 600, windowS: 60 },
+	auth: { limit: 10, windowS: 60 },
+	public: { limit: 100, windowS: 60 }
+};
+
+export class ConfigError extends Error {
+	constructor(public readonly variables: string[], message: string) {
+		super(message);
+		this.name = "ConfigError";
+	}
+}
+
+function build(e: z.output<typeof EnvSchema>) {
+	const transporter = e.TRANSPORTER && e.TRANSPORTER !== "none" ? e.TRANSPORTER : null;
+	const clustered = transporter !== null;
+	const dataDir = path.resolve(e.DATA_DIR);
+	const corsDefault = clustered ? "" : "*";
+	const cacher = e.CACHER === "none" ? null : e.CACHER;
+	return {
+		env: e.NODE_ENV,
+		nodeId: e.NODE_ID ?? `${os.hostname()}-${process.pid}`,
+		namespace: e.NAMESPACE,
+		role: e.ROLE as Role,
+		/** An explicit `SERVICES` list wins over the `ROLE` preset. */
+		services: e.SERVICES.length > 0 ? e.SERVICES : null,
+		http: {
+			port: e.PORT,
+			host: e.HOST,
+			publicUrl: (e.PUBLIC_URL ?? `http://localhost:${e.PORT}`).replace(/\/+$/, ""),
+			corsOrigins: (e.CORS_ALLOW_ORIGINS ?? corsDefault)
+				.split(",")
+				.map(s => s.trim())
+				.filter(Boolean),
+			bodyLimitBytes: e.BODY_LIMIT_BYTES,
+			trustProxy: e.TRUST_PROXY
+		},
+		broker: {
+			transporter,
+			cacher,
+			requestTimeoutMs: e.REQUEST_TIMEOUT_MS,
+			retries: e.RETRIES,
+			circuitBreaker: {
+				enabled: e.CIRCUIT_BREAKER,
+				threshold: e.CB_THRESHOLD,
+				minRequestCount: e.CB_MIN_REQUESTS,
+				windowTime: e.CB_WINDOW_S,
+				halfOpenTime: e.CB_HALF_OPEN_MS
+			},
+			bulkhead: {
+				enabled: e.BULKHEAD,
+				concurrency: e.BULKHEAD_CONCURRENCY,
+				maxQueueSize: e.BULKHEAD_MAX_QUEUE
+			},
+			strategy: e.LB_STRATEGY,
+			heartbeatIntervalS: e.HEARTBEAT_INTERVAL_S,
+			heartbeatTimeoutS: e.HEARTBEAT_TIMEOUT_S,
+			metrics: e.METRICS,
+			tracing: e.TRACING,
+			logLevel: e.LOG_LEVEL,
+			logFormat: e.LOG_FORMAT ?? (clustered || e.NODE_ENV === "production" ? "json" : "pretty")
+		},
+		redis: {
+			/** Shared state across nodes (rate limits); defaults to the transporter's Redis. */
+			url: e.REDIS_URL ?? transporter ?? (cacher && cacher !== "memory" ? cacher : null)
+		},
+		db: {
+			dataDir,
+			mongoUri: e.MONGO_URI ?? null,
+			mongoDb: e.MONGO_DB
+		},
+		auth: {
+			jwtKeys: e.JWT_KEYS,
+			/** Where generated signing keys live when `JWT_KEYS` is not set (embedded mode). */
+			keyFile: path.join(dataDir, "secrets", "jwt-keys.json"),
+			accessTtlS: e.ACCESS_TOKEN_TTL_S,
+			refreshTtlS: e.REFRESH_TOKEN_TTL_S,
+			argon2: { memoryCost: e.ARGON2_MEMORY_KIB, timeCost: e.ARGON2_TIME_COST },
+			lockout: {
+				maxFailures: e.LOGIN_MAX_FAILURES,
+				windowS: e.LOGIN_FAILURE_WINDOW_S,
+				durationS: e.LOGIN_LOCKOUT_S
+			}
+		},
+		rateLimits: { ...DEFAULT_RATE_LIMITS, ...e.RATE_LIMITS }
+	};
+}
+
+export type Config = ReturnType<typeof build>;
+
+function deepFreeze<T>(o: T): T {
+	if (o && typeof o === "object" && !Object.isFrozen(o)) {
+		Object.freeze(o);
+		for (const v of Object.values(o)) deepFreeze(v);
+	}
+	return o;
+}
+
+/** Parse an environment into a config. Pure: tests pass their own env. */
+export function loadConfig(env: Record<string, string | undefined>): Config {
+	// An empty variable means "not set", as in most shells' `VAR= cmd`.
+	const cleaned = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ""));
+	const parsed = EnvSchema.safeParse(cleaned);
+	if (!parsed.success) {
+		const variables = [...new Set(parsed.error.issues.map(i => String(i.path[0])))];
+		const lines = parsed.error.issues.map(i => `  ${String(i.path[0])}: ${i.message}`);
+		throw new ConfigError(variables, `Invalid configuration:\n${lines.join("\n")}`);
+	}
+	return deepFreeze(build(parsed.data));
+}
+
+let current: Config | null = null;
+
+/** The process-wide config, parsed from `process.env` on first use. */
+export function config(): Config {
+	current ??= loadConfig(process.env);
+	return current;
+}
+
+/** Replace the process-wide config (tests and the CLI use it); returns the new config. */
+export function configure(env: Record<string, string | undefined> = process.env): Config {
+	current = loadConfig(env);
+	return current;
+}
+
+/** The variables a config is made from, for documentation and the REPL. */
+export const CONFIG_VARIABLES = Object.keys(EnvSchema.shape);

@@ -1,0 +1,117 @@
+import type { BrokerOptions } from "moleculer";
+import { config, type Config } from "./lib/config";
+import { redisOptions } from "./lib/redis";
+import { RequestScopeMiddleware, requestLogFields } from "./lib/request-scope";
+import { ZodValidator } from "./lib/validator";
+
+/**
+ * The broker's options, every knob taken from the typed config (lib/config.ts).
+ * The same file configures the embedded single process and every cluster node.
+ */
+export function brokerOptions(c: Config = config()): BrokerOptions {
+	const b = c.broker;
+	return {
+		// Nodes of one deployment share a namespace; tests give each run its own.
+		namespace: c.namespace,
+		nodeID: c.nodeId,
+
+		// No transporter = embedded: every service in this process, nothing on the network.
+		transporter: b.transporter ? { type: "Redis", options: redisOptions(b.transporter) } : undefined,
+
+		// Memory cacher on one node; Redis when nodes must share cached results (e.g. the vision pass).
+		cacher:
+			b.cacher === null
+				? undefined
+				: b.cacher === "memory"
+					? "Memory"
+					: { type: "Redis", options: { prefix: `${c.namespace}-cache`, redis: redisOptions(b.cacher) } },
+
+		// JSON crosses Redis readably (operators can MONITOR it); errors travel as plain objects.
+		serializer: "JSON",
+
+		// Dead nodes are noticed within heartbeatTimeout; their endpoints leave the registry.
+		heartbeatInterval: b.heartbeatIntervalS,
+		heartbeatTimeout: b.heartbeatTimeoutS,
+
+		// Calls that hang are cut off; agents set tighter per-action timeouts.
+		requestTimeout: b.requestTimeoutMs,
+
+		// Only errors marked retryable (timeouts, unavailable nodes) are retried, with backoff.
+		retryPolicy: {
+			enabled: b.retries > 0,
+			retries: b.retries,
+			delay: 100,
+			maxDelay: 2000,
+			factor: 2,
+			check: (err: Error) => Boolean((err as { retryable?: boolean }).retryable)
+		},
+
+		// A failing endpoint is skipped for halfOpenTime once its failure rate passes threshold.
+		circuitBreaker: {
+			enabled: b.circuitBreaker.enabled,
+			threshold: b.circuitBreaker.threshold,
+			minRequestCount: b.circuitBreaker.minRequestCount,
+			windowTime: b.circuitBreaker.windowTime,
+			halfOpenTime: b.circuitBreaker.halfOpenTime,
+			// Client errors (4xx) are the caller's fault, not the node's.
+			check: (err: Error) => {
+				const code = (err as { code?: unknown }).code;
+				return !(typeof code === "number" && code >= 400 && code < 500);
+			}
+		},
+
+		// Bounds concurrent executions per action so a burst queues instead of exhausting memory.
+		bulkhead: {
+			enabled: b.bulkhead.enabled,
+			concurrency: b.bulkhead.concurrency,
+			maxQueueSize: b.bulkhead.maxQueueSize
+		},
+
+		registry: {
+			strategy: b.strategy,
+			// Prefer an endpoint on this node when one exists (saves a Redis round trip).
+			preferLocal: true
+		},
+
+		// Waits for in-flight requests before a node leaves (rolling restarts).
+		tracking: { enabled: true, shutdownTimeout: 10_000 },
+
+		// Log lines inside an action carry the request id, on whichever node it runs.
+		middlewares: [RequestScopeMiddleware],
+
+		// zod validates action params: `input: z.object(...)` on an action.
+		validator: new ZodValidator(),
+
+		// Built-in metrics; the gateway renders them in the Prometheus format at GET /metrics.
+		metrics: { enabled: b.metrics },
+
+		// Spans per action call; exported to the logs when switched on.
+		tracing: {
+			enabled: b.tracing,
+			exporter: b.tracing ? [{ type: "Console", options: { logger: null } }] : undefined
+		},
+
+		// pino writes JSON lines (cluster, production); the console logger reads better in dev.
+		logger:
+			b.logFormat === "json"
+				? {
+						type: "Pino",
+						options: {
+							level: b.logLevel,
+							pino: {
+								options: {
+									// Every line written while serving a request carries its id.
+									mixin: requestLogFields,
+									redact: {
+										paths: ["*.password", "*.access_token", "*.refresh_token", "*.authorization", "*.secret"],
+										censor: "[redacted]"
+									}
+								}
+							}
+						}
+					}
+				: { type: "Console", options: { level: b.logLevel, colors: true, moduleColors: false, formatter: "short" } },
+	};
+}
+
+export default brokerOptions();

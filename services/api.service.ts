@@ -1,0 +1,205 @@
+import type { IncomingMessage, ServerResponse } from "node:http";
+import type { ActionSchema, Context, ServiceSchema } from "moleculer";
+import ApiGateway, { type ApiSettingsSchema } from "moleculer-web";
+import { config } from "../lib/config";
+import { ClientError, rateLimited, unauthorized } from "../lib/errors";
+import { SECURITY_HEADERS, clientIp, renderError, requestIdOf, sendJson } from "../lib/http";
+import { prometheusRenderer } from "../lib/metrics";
+import { MemoryRateStore, RedisRateStore, type RateStore } from "../lib/rate-limit";
+import { runInRequest } from "../lib/request-scope";
+import { loadKeyRing, type KeyRing } from "../lib/tokens";
+import type { Meta } from "../types/meta";
+
+type Req = IncomingMessage & { $action?: ActionSchema; $requestId?: string; body?: unknown };
+
+/**
+ * The HTTP alias table: the only way in. `mappingPolicy: "restrict"` means an action that is
+ * not listed here cannot be reached over HTTP (no agent.*, no $node.*, no db internals).
+ */
+export const ALIASES: Record<string, string> = {
+	"GET /health": "api.health",
+	"GET /ready": "api.ready",
+	"GET /metrics": "api.metrics",
+
+	"POST /auth/register": "auth.register",
+	"POST /auth/login": "auth.login",
+	"POST /auth/refresh": "auth.refresh",
+	"GET /auth/me": "users.me",
+	"PATCH /auth/me": "users.updateMe",
+	"GET /api/users/profile": "users.me"
+};
+
+/** Services the gateway needs before it reports ready. */
+const REQUIRED_SERVICES = ["users", "auth"];
+
+interface Methods {
+	identify(ctx: Context<unknown, Meta>, req: Req): Promise<void>;
+	limit(ctx: Context<unknown, Meta>, req: Req, res: ServerResponse): Promise<void>;
+}
+
+interface Vars {
+	keys: KeyRing;
+	rateStore: RateStore;
+	renderMetrics: () => string;
+}
+
+const c = config();
+const wildcardCors = c.http.corsOrigins.includes("*");
+
+const ApiService: ServiceSchema<ApiSettingsSchema, Methods, Vars> = {
+	name: "api",
+	mixins: [ApiGateway],
+
+	settings: {
+		port: c.http.port,
+		ip: c.http.host,
+		// Preflights answer on every path, the 404s included.
+		cors: c.http.corsOrigins.length
+			? {
+					origin: wildcardCors ? "*" : c.http.corsOrigins,
+					methods: ["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"],
+					allowedHeaders: ["Content-Type", "Authorization", "X-Request-Id"],
+					exposedHeaders: ["X-Request-Id", "Retry-After"],
+					credentials: !wildcardCors,
+					maxAge: 600
+				}
+			: undefined,
+		logRequest: "debug",
+		logResponse: "debug",
+		log4XXResponses: false,
+		routes: [
+			{
+				path: "/",
+				mappingPolicy: "restrict",
+				autoAliases: false,
+				aliases: ALIASES,
+				bodyParsers: { json: { strict: true, limit: c.http.bodyLimitBytes }, urlencoded: false },
+				mergeParams: true,
+				callOptions: { timeout: c.broker.requestTimeoutMs },
+				async onBeforeCall(this: never, ctx: Context<unknown, Meta>, _route: unknown, req: Req, res: ServerResponse) {
+					const self = this as unknown as Methods;
+					ctx.meta.requestId = req.$requestId;
+					const method = req.method ?? "GET";
+					if (["POST", "PUT", "PATCH"].includes(method) && hasBody(req) && !isJson(req))
+						throw new ClientError("UNSUPPORTED_MEDIA_TYPE", "Content-Type must be application/json");
+					await self.identify(ctx, req);
+					await self.limit(ctx, req, res);
+				}
+			}
+		],
+		onError(this: never, req: IncomingMessage, res: ServerResponse, err: Error) {
+			const { status, body } = renderError(err as never);
+			const svc = this as unknown as { logger: { error(...a: unknown[]): void } };
+			if (status >= 500) svc.logger.error(`${req.method} ${req.url?.split("?")[0]} failed:`, err);
+			const retry = body.details.retry_after;
+			sendJson(res, status, body, typeof retry === "number" ? { "Retry-After": String(retry) } : {});
+		}
+	},
+
+	actions: {
+		/** GET /health — liveness: the process answers. */
+		health: { auth: "none", handler: () => ({ status: "ok" }) },
+
+		/** GET /ready — broker started, transporter connected, required services and their stores reachable. */
+		ready: {
+			auth: "none",
+			async handler(ctx: Context<unknown, Meta & { $statusCode?: number }>) {
+				const transit = this.broker.transit;
+				const checks: Record<string, boolean> = {
+					broker: this.broker.started === true,
+					transporter: !transit || transit.connected
+				};
+				const available = new Set(this.broker.registry.getServiceList({ onlyAvailable: true }).map(s => s.name));
+				for (const name of REQUIRED_SERVICES) checks[`service:${name}`] = available.has(name);
+				const probes = this.broker.registry
+					.getActionList({ onlyAvailable: true, skipInternal: true })
+					.map((a: { name: string }) => a.name)
+					.filter((n: string) => n.endsWith(".dbHealth"));
+				await Promise.all(
+					[...new Set<string>(probes)].map(async name => {
+						try {
+							await ctx.call(name, {}, { timeout: 2000, retries: 0 });
+							checks[`db:${name.split(".")[0]}`] = true;
+						} catch {
+							checks[`db:${name.split(".")[0]}`] = false;
+						}
+					})
+				);
+				const ready = Object.values(checks).every(Boolean);
+				if (!ready) ctx.meta.$statusCode = 503;
+				return { status: ready ? "ready" : "not_ready", checks };
+			}
+		},
+
+		/** GET /metrics — this node's metrics in the Prometheus text format. */
+		metrics: {
+			auth: "none",
+			handler(ctx: Context<unknown, { $responseType?: string }>) {
+				ctx.meta.$responseType = "text/plain; version=0.0.4; charset=utf-8";
+				return this.renderMetrics();
+			}
+		}
+	},
+
+	methods: {
+		/** Every request passes here first: request id, security headers, a log scope. */
+		httpHandler(req: Req, res: ServerResponse, next?: () => void) {
+			const id = requestIdOf(req);
+			req.headers["x-request-id"] = id;
+			req.$requestId = id;
+			res.setHeader("X-Request-Id", id);
+			for (const [k, v] of Object.entries(SECURITY_HEADERS)) res.setHeader(k, v);
+			return runInRequest(id, () => ApiGateway.methods!.httpHandler.call(this, req, res, next));
+		},
+
+		/** Bearer token → ctx.meta.userId/roles; the action's `auth` policy decides if one is needed. */
+		async identify(ctx, req) {
+			const policy = req.$action?.auth ?? "required";
+			const header = req.headers.authorization;
+			const token = typeof header === "string" && /^Bearer\s+/i.test(header) ? header.replace(/^Bearer\s+/i, "").trim() : null;
+			if (token) {
+				try {
+					const claims = await this.keys.verify(token, "access");
+					ctx.meta.userId = claims.sub;
+					ctx.meta.roles = Array.isArray(claims.roles) ? claims.roles.map(String) : [];
+				} catch (err) {
+					if (policy !== "none") throw err;
+				}
+			}
+			if (policy === "required" && !ctx.meta.userId) throw unauthorized();
+		},
+
+		/** Fixed-window limit per rate class: per user when signed in, per IP for open actions. */
+		async limit(ctx, req, res) {
+			const action = req.$action;
+			const cls = action?.rateClass ?? "default";
+			const rule = c.rateLimits[cls] ?? c.rateLimits.default;
+			const who = action?.auth === "none" || !ctx.meta.userId ? `ip:${clientIp(req, c.http.trustProxy)}` : `user:${ctx.meta.userId}`;
+			const hit = await this.rateStore.hit(`${cls}:${who}`, rule.windowS);
+			res.setHeader("X-RateLimit-Limit", String(rule.limit));
+			res.setHeader("X-RateLimit-Remaining", String(Math.max(0, rule.limit - hit.count)));
+			if (hit.count > rule.limit) throw rateLimited(hit.resetMs / 1000);
+		}
+	},
+
+	created() {
+		this.keys = loadKeyRing(c);
+		this.rateStore = c.redis.url ? new RedisRateStore(c.redis.url, `${c.namespace}:rl`) : new MemoryRateStore();
+		this.renderMetrics = prometheusRenderer(this.broker.metrics);
+	},
+
+	async stopped() {
+		await this.rateStore.close();
+	}
+};
+
+function hasBody(req: IncomingMessage): boolean {
+	const len = req.headers["content-length"];
+	return (len !== undefined && len !== "0") || req.headers["transfer-encoding"] !== undefined;
+}
+
+function isJson(req: IncomingMessage): boolean {
+	return /^application\/([a-z0-9.+-]*\+)?json\s*(;|$)/i.test(req.headers["content-type"] ?? "");
+}
+
+export default ApiService;

@@ -1,0 +1,143 @@
+import type { Context, ServiceSchema } from "moleculer";
+import { z } from "zod";
+import { config } from "../lib/config";
+import { ClientError } from "../lib/errors";
+import { loadKeyRing, tokenDigest, type KeyRing } from "../lib/tokens";
+import { dbMixin, type DbMethods } from "../mixins/db.mixin";
+import { Email, NewUser, Password, type AuthenticatedUser } from "./users.service";
+
+export const TokenPair = z.object({
+	access_token: z.string(),
+	refresh_token: z.string(),
+	token_type: z.literal("bearer"),
+	expires_in: z.number().int()
+});
+export type TokenPair = z.infer<typeof TokenPair>;
+
+const RefreshInput = z.object({ refresh_token: z.string().min(1).max(4096) });
+
+interface RefreshDoc {
+	_id: string;
+	user_id: string;
+	family_id: string;
+	token_hash: string;
+	expires_at: string;
+	used_at: string | null;
+	revoked: boolean;
+}
+
+interface Methods {
+	issue(user: AuthenticatedUser, familyId?: string): Promise<TokenPair>;
+	revokeFamily(familyId: string, reason: string): Promise<void>;
+}
+
+interface Vars {
+	keys: KeyRing;
+}
+
+const reused = () => new ClientError("TOKEN_REUSED", "Refresh token already used; please sign in again");
+
+/**
+ * Tokens: short-lived access JWTs and rotating refresh tokens. A refresh token works
+ * once; presenting a used one revokes its whole family (it was stolen or replayed).
+ */
+const AuthService: ServiceSchema<Record<string, never>, Methods & DbMethods, Vars> = {
+	name: "auth",
+	mixins: [
+		dbMixin("refresh_tokens", {
+			indexes: [{ fields: ["token_hash"], unique: true }, { fields: ["family_id"] }, { fields: ["user_id"] }]
+		})
+	],
+
+	actions: {
+		/** POST /auth/register */
+		register: {
+			auth: "none",
+			rateClass: "auth",
+			input: NewUser,
+			async handler(ctx: Context<z.infer<typeof NewUser>>): Promise<TokenPair> {
+				const user = await ctx.call<AuthenticatedUser, z.infer<typeof NewUser>>("users.create", ctx.params);
+				ctx.emit("user.registered", { user_id: user.id });
+				return this.issue(user);
+			}
+		},
+
+		/** POST /auth/login */
+		login: {
+			auth: "none",
+			rateClass: "auth",
+			input: z.object({ email: Email, password: Password }),
+			async handler(ctx: Context<{ email: string; password: string }>): Promise<TokenPair> {
+				const user = await ctx.call<AuthenticatedUser, typeof ctx.params>("users.authenticate", ctx.params);
+				return this.issue(user);
+			}
+		},
+
+		/** POST /auth/refresh — rotation with reuse detection. */
+		refresh: {
+			auth: "none",
+			rateClass: "auth",
+			input: RefreshInput,
+			async handler(ctx: Context<z.infer<typeof RefreshInput>>): Promise<TokenPair> {
+				const claims = await this.keys.verify(ctx.params.refresh_token, "refresh");
+				const record = await this.dbFindOne<RefreshDoc>({ token_hash: tokenDigest(ctx.params.refresh_token) });
+				if (!record || record.user_id !== claims.sub) throw new ClientError("INVALID_TOKEN", "Invalid token");
+				if (record.revoked) throw reused();
+				// Conditional update: of two concurrent refreshes with one token, exactly one wins.
+				const won = await this.dbUpdateMany({ _id: record._id, used_at: null }, { used_at: new Date().toISOString() });
+				if (won !== 1) {
+					await this.revokeFamily(record.family_id, "refresh token reuse");
+					throw reused();
+				}
+				const user = await ctx.call<AuthenticatedUser, { id: string }>("users.principal", { id: record.user_id });
+				return this.issue(user, record.family_id);
+			}
+		},
+
+		/** Readiness probe of this service's store. */
+		dbHealth: {
+			visibility: "public",
+			async handler(): Promise<{ ok: true }> {
+				await this.dbCount({ _id: "-" });
+				return { ok: true };
+			}
+		}
+	},
+
+	events: {
+		/** An erased account keeps no refresh tokens. */
+		async "user.erased"(ctx: Context<{ user_id: string }>) {
+			await this.dbRemoveMany({ user_id: ctx.params.user_id });
+		}
+	},
+
+	methods: {
+		async issue(user, familyId) {
+			const { accessTtlS, refreshTtlS } = config().auth;
+			const family = familyId ?? crypto.randomUUID();
+			const access = await this.keys.sign({ sub: user.id, type: "access", roles: user.roles }, accessTtlS);
+			const refresh = await this.keys.sign({ sub: user.id, type: "refresh", fam: family }, refreshTtlS);
+			await this.dbInsert<Omit<RefreshDoc, "_id">>({
+				user_id: user.id,
+				family_id: family,
+				token_hash: tokenDigest(refresh),
+				expires_at: new Date(Date.now() + refreshTtlS * 1000).toISOString(),
+				used_at: null,
+				revoked: false
+			});
+			return { access_token: access, refresh_token: refresh, token_type: "bearer", expires_in: accessTtlS };
+		},
+
+		async revokeFamily(familyId, reason) {
+			const n = await this.dbUpdateMany({ family_id: familyId }, { revoked: true });
+			this.logger.warn(`Revoked refresh token family ${familyId} (${n} tokens): ${reason}`);
+			this.broker.emit("auth.family_revoked", { family_id: familyId, reason });
+		}
+	},
+
+	created() {
+		this.keys = loadKeyRing(config());
+	}
+};
+
+export default AuthService;

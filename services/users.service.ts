@@ -1,0 +1,222 @@
+import type { Context, ServiceSchema } from "moleculer";
+import { z } from "zod";
+import { config } from "../lib/config";
+import { ClientError, notFound, rateLimited, unauthorized, validation } from "../lib/errors";
+import { dummyHash, hashPassword, passwordIssues, verifyPassword } from "../lib/passwords";
+import { dbMixin, type DbMethods } from "../mixins/db.mixin";
+import type { Meta } from "../types/meta";
+
+/** Emails compare case-insensitively and in one Unicode form. */
+export const normalizeEmail = (email: string) => email.trim().normalize("NFKC").toLowerCase();
+
+export const Email = z.string().max(254).transform(normalizeEmail).pipe(z.email({ error: "must be an email address" }));
+export const Password = z.string().min(1).max(1024);
+/** A display name: printable, no angle brackets (it is shown on public pages). */
+export const Alias = z
+	.string()
+	.trim()
+	.min(2)
+	.max(40)
+	.regex(/^[^\p{C}<>]+$/u, "must be printable text without < or >");
+
+export const NewUser = z.object({
+	email: Email,
+	password: Password,
+	public_alias: Alias.nullish(),
+	opt_in_public_analysis: z.boolean().default(false)
+});
+
+export const ProfilePatch = z.object({
+	public_alias: Alias.nullable().optional(),
+	opt_in_public_analysis: z.boolean().optional()
+});
+
+/** The profile as the frontend reads it (`GET /auth/me`). */
+export const Profile = z.object({
+	id: z.string(),
+	email: z.string(),
+	public_alias: z.string().nullable(),
+	opt_in_public_analysis: z.boolean(),
+	is_active: z.boolean(),
+	created_at: z.string(),
+	last_login: z.string().nullable()
+});
+export type Profile = z.infer<typeof Profile>;
+
+export interface UserDoc {
+	_id: string;
+	email: string;
+	password_hash: string;
+	public_alias: string | null;
+	opt_in_public_analysis: boolean;
+	is_active: boolean;
+	roles: string[];
+	created_at: string;
+	last_login: string | null;
+	/** Failed logins in the current window, and when the window opened. */
+	login_failures: number;
+	failure_window_start: string | null;
+	locked_until: string | null;
+}
+
+export interface AuthenticatedUser {
+	id: string;
+	roles: string[];
+}
+
+const toProfile = (u: UserDoc): Profile => ({
+	id: u._id,
+	email: u.email,
+	public_alias: u.public_alias ?? null,
+	opt_in_public_analysis: Boolean(u.opt_in_public_analysis),
+	is_active: u.is_active,
+	created_at: u.created_at,
+	last_login: u.last_login ?? null
+});
+
+interface Methods {
+	userOf(ctx: Context<unknown, Meta>): Promise<UserDoc>;
+	recordFailure(user: UserDoc): Promise<void>;
+}
+
+/** Accounts: the owner of the users collection and of password checks and lockouts. */
+const UsersService: ServiceSchema<Record<string, never>, Methods & DbMethods> = {
+	name: "users",
+	mixins: [dbMixin("users", { indexes: [{ fields: ["email"], unique: true }] })],
+
+	actions: {
+		/** Creates an account (called by auth.register). */
+		create: {
+			visibility: "public",
+			input: NewUser,
+			async handler(ctx: Context<z.infer<typeof NewUser>>): Promise<AuthenticatedUser> {
+				const { email, password, public_alias, opt_in_public_analysis } = ctx.params;
+				const issues = passwordIssues(password, email);
+				if (issues.length) throw validation(issues.map(i => ({ field: "password", message: i.message })));
+				const now = new Date().toISOString();
+				try {
+					const user = await this.dbInsert<Omit<UserDoc, "_id">>({
+						email,
+						password_hash: await hashPassword(password, config().auth.argon2),
+						public_alias: public_alias ?? null,
+						opt_in_public_analysis,
+						is_active: true,
+						roles: ["user"],
+						created_at: now,
+						last_login: null,
+						login_failures: 0,
+						failure_window_start: null,
+						locked_until: null
+					});
+					return { id: user._id, roles: user.roles };
+				} catch (err) {
+					if ((err as ClientError).type === "CONFLICT") throw new ClientError("CONFLICT", "Email already registered");
+					throw err;
+				}
+			}
+		},
+
+		/** Checks a password; locks the account after repeated failures (called by auth.login). */
+		authenticate: {
+			visibility: "public",
+			input: z.object({ email: Email, password: Password }),
+			async handler(ctx: Context<{ email: string; password: string }>): Promise<AuthenticatedUser> {
+				const { argon2 } = config().auth;
+				const user = await this.dbFindOne<UserDoc>({ email: ctx.params.email });
+				if (!user) {
+					await verifyPassword(await dummyHash(argon2), ctx.params.password);
+					throw unauthorized("Invalid email or password");
+				}
+				const lockedFor = user.locked_until ? Date.parse(user.locked_until) - Date.now() : 0;
+				if (lockedFor > 0) throw rateLimited(lockedFor / 1000, "ACCOUNT_LOCKED");
+				if (!(await verifyPassword(user.password_hash, ctx.params.password))) {
+					await this.recordFailure(user);
+					throw unauthorized("Invalid email or password");
+				}
+				if (!user.is_active) throw unauthorized("Account disabled");
+				await this.dbUpdate(user._id, {
+					last_login: new Date().toISOString(),
+					login_failures: 0,
+					failure_window_start: null,
+					locked_until: null
+				});
+				return { id: user._id, roles: user.roles };
+			}
+		},
+
+		/** The active account behind a token subject (called by auth.refresh). */
+		principal: {
+			visibility: "public",
+			input: z.object({ id: z.string().min(1).max(64) }),
+			async handler(ctx: Context<{ id: string }>): Promise<AuthenticatedUser> {
+				const user = await this.dbGet<UserDoc>(ctx.params.id);
+				if (!user || !user.is_active) throw unauthorized("Account not found or disabled");
+				return { id: user._id, roles: user.roles };
+			}
+		},
+
+		/** GET /auth/me */
+		me: {
+			input: z.object({}),
+			async handler(ctx: Context<unknown, Meta>): Promise<Profile> {
+				return toProfile(await this.userOf(ctx));
+			}
+		},
+
+		/** PATCH /auth/me — only the alias and the public opt-in can change here. */
+		updateMe: {
+			input: ProfilePatch,
+			async handler(ctx: Context<z.infer<typeof ProfilePatch>, Meta>): Promise<Profile> {
+				const user = await this.userOf(ctx);
+				const patch = Object.fromEntries(Object.entries(ctx.params).filter(([, v]) => v !== undefined));
+				if (Object.keys(patch).length === 0) return toProfile(user);
+				const updated = await this.dbUpdate<UserDoc>(user._id, patch);
+				if (!updated) throw notFound("User");
+				ctx.emit("user.updated", { user_id: user._id, changed: Object.keys(patch) });
+				return toProfile(updated);
+			}
+		},
+
+		/** Readiness probe of this service's store. */
+		dbHealth: {
+			visibility: "public",
+			async handler(): Promise<{ ok: true }> {
+				await this.dbCount({ _id: "-" });
+				return { ok: true };
+			}
+		}
+	},
+
+	methods: {
+		async userOf(ctx) {
+			const id = ctx.meta.userId;
+			if (!id) throw unauthorized();
+			const user = await this.dbGet<UserDoc>(id);
+			if (!user || !user.is_active) throw unauthorized("Account not found or disabled");
+			return user;
+		},
+
+		async recordFailure(user) {
+			const { maxFailures, windowS, durationS } = config().auth.lockout;
+			const now = Date.now();
+			const windowOpen = user.failure_window_start && now - Date.parse(user.failure_window_start) < windowS * 1000;
+			const failures = windowOpen ? user.login_failures + 1 : 1;
+			if (failures < maxFailures) {
+				await this.dbUpdate(user._id, {
+					login_failures: failures,
+					failure_window_start: windowOpen ? user.failure_window_start : new Date(now).toISOString()
+				});
+				return;
+			}
+			// Lock, and start counting afresh once the lock ends.
+			await this.dbUpdate(user._id, {
+				login_failures: 0,
+				failure_window_start: null,
+				locked_until: new Date(now + durationS * 1000).toISOString()
+			});
+			this.logger.warn(`Account ${user._id} locked after ${failures} failed logins`);
+		}
+	}
+};
+
+export default UsersService;

@@ -1,0 +1,17 @@
+import type { ZodType } from "zod";
+
+/** How the gateway treats an action reachable over HTTP (enforced in one place: api.service). */
+export type AuthPolicy = "required" | "optional" | "none";
+
+declare module "moleculer/src/service" {
+	interface ActionSchema<TThis> {
+		/** zod schema of the params; the zod validator parses, strips unknown keys and replaces ctx.params. */
+		input?: ZodType;
+		/** Who may call the action through the gateway; default "required". */
+		auth?: AuthPolicy;
+		/** Rate class from config (`RATE_LIMITS`); keyed per user when authenticated, else per IP. */
+		rateClass?: string;
+		/** Roles the caller needs (checked in the service, not only the gateway). */
+		roles?: string[];
+	}
+}
