@@ -59,6 +59,41 @@ interface Adapter {
 	};
 }
 
+/**
+ * NeDB allows one Datastore per file. Two services in one process that open the same
+ * file (two brokers in a test, a restart in place) share it instead of corrupting it.
+ */
+const openFiles = new Map<string, { db: unknown; refs: number; ready: Promise<void> }>();
+
+class SharedFileAdapter extends DbService.MemoryAdapter {
+	declare opts: { filename: string };
+	declare db: unknown;
+
+	override connect(): Promise<void> {
+		const file = this.opts.filename;
+		let entry = openFiles.get(file);
+		if (!entry) {
+			const ready = super.connect();
+			entry = { db: this.db, refs: 0, ready };
+			openFiles.set(file, entry);
+			ready.catch(() => openFiles.delete(file));
+		}
+		entry.refs++;
+		this.db = entry.db;
+		return entry.ready;
+	}
+
+	override disconnect(): Promise<void> {
+		const entry = openFiles.get(this.opts.filename);
+		if (entry && --entry.refs <= 0) {
+			openFiles.delete(this.opts.filename);
+			(entry.db as { stopAutocompaction?(): void }).stopAutocompaction?.();
+		}
+		this.db = null;
+		return Promise.resolve();
+	}
+}
+
 /** NeDB reports a unique violation as `errorType: "uniqueViolated"`, MongoDB as code 11000. */
 function isDuplicateKey(err: unknown): boolean {
 	const e = err as { errorType?: string; code?: number };
@@ -80,7 +115,7 @@ export function dbMixin(collection: string, opts: { indexes?: DbIndex[] } = {}):
 	const c = config();
 	const adapter = c.db.mongoUri
 		? new MongoAdapter(c.db.mongoUri, {}, c.db.mongoDb)
-		: new DbService.MemoryAdapter({
+		: new SharedFileAdapter({
 				filename: path.join(c.db.dataDir, "db", `${collection}.db`),
 				autoload: false
 			});

@@ -1,0 +1,5 @@
+// Tests run quietly and with cheap password hashing unless a test says otherwise.
+process.env.LOG_LEVEL ??= "warn";
+process.env.ARGON2_MEMORY_KIB ??= "1024";
+process.env.ARGON2_TIME_COST ??= "1";
+process.env.METRICS ??= "true";
