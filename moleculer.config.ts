@@ -1,6 +1,7 @@
 import type { BrokerOptions } from "moleculer";
 import { config, type Config } from "./lib/config";
 import { redisOptions } from "./lib/redis";
+import { replCommands } from "./lib/repl-commands";
 import { RequestScopeMiddleware, requestLogFields } from "./lib/request-scope";
 import { ZodValidator } from "./lib/validator";
 
@@ -75,6 +76,9 @@ export function brokerOptions(c: Config = config()): BrokerOptions {
 
 		// Waits for in-flight requests before a node leaves (rolling restarts).
 		tracking: { enabled: true, shutdownTimeout: 10_000 },
+
+		// `npm run repl`: Moleculer's REPL plus LifeMirror's operator commands (lm-config, lm-ready).
+		replOptions: { delimiter: "lifemirror $", customCommands: replCommands },
 
 		// Log lines inside an action carry the request id, on whichever node it runs.
 		middlewares: [RequestScopeMiddleware],

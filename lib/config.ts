@@ -262,3 +262,15 @@ export function configure(env: Record<string, string | undefined> = process.env)
 
 /** The variables a config is made from, for documentation and the REPL. */
 export const CONFIG_VARIABLES = Object.keys(EnvSchema.shape);
+
+/** The config with secrets masked: for logs and the REPL, never the real values. */
+export function redactedConfig(c: Config): unknown {
+	const mask = (url: string | null) => (url ? url.replace(/\/\/([^@/]*)@/, "//***@") : url);
+	return {
+		...c,
+		broker: { ...c.broker, transporter: mask(c.broker.transporter), cacher: mask(c.broker.cacher) },
+		redis: { url: mask(c.redis.url) },
+		db: { ...c.db, mongoUri: mask(c.db.mongoUri) },
+		auth: { ...c.auth, jwtKeys: c.auth.jwtKeys.map(k => ({ kid: k.kid, secret: "***" })) }
+	};
+}

@@ -1,7 +1,7 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { ActionSchema, Context, ServiceSchema } from "moleculer";
 import ApiGateway, { type ApiSettingsSchema } from "moleculer-web";
-import { config } from "../lib/config";
+import { config, type Config } from "../lib/config";
 import { ClientError, rateLimited, unauthorized } from "../lib/errors";
 import { SECURITY_HEADERS, clientIp, renderError, requestIdOf, sendJson } from "../lib/http";
 import { prometheusRenderer } from "../lib/metrics";
@@ -26,7 +26,8 @@ export const ALIASES: Record<string, string> = {
 	"POST /auth/refresh": "auth.refresh",
 	"GET /auth/me": "users.me",
 	"PATCH /auth/me": "users.updateMe",
-	"GET /api/users/profile": "users.me"
+	"GET /api/users/profile": "users.me",
+	"PUT /api/users/profile": "users.updateProfile"
 };
 
 /** Services the gateway needs before it reports ready. */
@@ -39,6 +40,7 @@ interface Methods {
 
 interface Vars {
 	keys: KeyRing;
+	rateLimits: Config["rateLimits"];
 	rateStore: RateStore;
 	renderMetrics: () => string;
 }
@@ -173,7 +175,7 @@ const ApiService: ServiceSchema<ApiSettingsSchema, Methods, Vars> = {
 		async limit(ctx, req, res) {
 			const action = req.$action;
 			const cls = action?.rateClass ?? "default";
-			const rule = c.rateLimits[cls] ?? c.rateLimits.default;
+			const rule = this.rateLimits[cls] ?? this.rateLimits.default;
 			const who = action?.auth === "none" || !ctx.meta.userId ? `ip:${clientIp(req, c.http.trustProxy)}` : `user:${ctx.meta.userId}`;
 			const hit = await this.rateStore.hit(`${cls}:${who}`, rule.windowS);
 			res.setHeader("X-RateLimit-Limit", String(rule.limit));
@@ -183,8 +185,11 @@ const ApiService: ServiceSchema<ApiSettingsSchema, Methods, Vars> = {
 	},
 
 	created() {
-		this.keys = loadKeyRing(c);
-		this.rateStore = c.redis.url ? new RedisRateStore(c.redis.url, `${c.namespace}:rl`) : new MemoryRateStore();
+		// This node's config, not the module's first one: two gateways in one process (tests) differ.
+		const cfg = config();
+		this.keys = loadKeyRing(cfg);
+		this.rateLimits = cfg.rateLimits;
+		this.rateStore = cfg.redis.url ? new RedisRateStore(cfg.redis.url, `${cfg.namespace}:rl`) : new MemoryRateStore();
 		this.renderMetrics = prometheusRenderer(this.broker.metrics);
 	},
 

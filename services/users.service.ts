@@ -31,6 +31,13 @@ export const ProfilePatch = z.object({
 	opt_in_public_analysis: z.boolean().optional()
 });
 
+/** The original's PUT /api/users/profile takes its fields in the query string, so booleans arrive as text. */
+export const LegacyProfilePatch = ProfilePatch.extend({
+	opt_in_public_analysis: z
+		.union([z.boolean(), z.enum(["true", "false"]).transform(v => v === "true")])
+		.optional()
+});
+
 /** The profile as the frontend reads it (`GET /auth/me`). */
 export const Profile = z.object({
 	id: z.string(),
@@ -174,6 +181,17 @@ const UsersService: ServiceSchema<Record<string, never>, Methods & DbMethods> = 
 				if (!updated) throw notFound("User");
 				ctx.emit("user.updated", { user_id: user._id, changed: Object.keys(patch) });
 				return toProfile(updated);
+			}
+		},
+
+		/** PUT /api/users/profile — the original's route: the same change, answered as `{message, user}`. */
+		updateProfile: {
+			input: LegacyProfilePatch,
+			async handler(ctx: Context<z.infer<typeof ProfilePatch>, Meta>): Promise<{ message: string; user: Profile }> {
+				const user = await ctx.call<Profile, z.infer<typeof ProfilePatch>>("users.updateMe", ctx.params, {
+					meta: ctx.meta
+				});
+				return { message: "Profile updated", user };
 			}
 		},
 
