@@ -120,7 +120,26 @@ const EnvSchema = z.object({
 	LOGIN_FAILURE_WINDOW_S: int(15 * 60, 1),
 	LOGIN_LOCKOUT_S: int(15 * 60, 1),
 
-	RATE_LIMITS: rateLimitList
+	RATE_LIMITS: rateLimitList,
+
+	STORAGE: z.enum(["local", "s3"]).default("local"),
+	STORAGE_SIGNING_SECRET: z.string().min(32).optional(),
+	S3_BUCKET: z.string().regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, "must be a valid bucket name").optional(),
+	S3_REGION: z.string().default("us-east-1"),
+	S3_ENDPOINT: z.url().optional(),
+	S3_FORCE_PATH_STYLE: bool(false),
+	S3_ACCESS_KEY_ID: z.string().optional(),
+	S3_SECRET_ACCESS_KEY: z.string().optional(),
+	SIGNED_URL_TTL_S: int(15 * 60, 10, 7 * 24 * 3600),
+	PRESIGN_TTL_S: int(10 * 60, 10, 24 * 3600),
+	MAX_UPLOAD_MB: num(50, 0.001, 2048),
+	MAX_IMAGE_PIXELS: int(50_000_000, 1),
+	IMAGE_MAX_EDGE: int(2048, 64, 16384),
+	THUMBNAIL_EDGE: int(320, 16, 2048),
+	VIDEO_MAX_DURATION_S: int(120, 1),
+	VIDEO_KEYFRAMES: int(5, 1, 30),
+	MEDIA_QUOTA_COUNT: int(1000, 1),
+	MEDIA_QUOTA_MB: num(2048, 1, 10_000_000)
 });
 
 export type Env = z.input<typeof EnvSchema>;
@@ -138,7 +157,8 @@ export type Role = "all" | "gateway" | "worker";
 export const DEFAULT_RATE_LIMITS: Record<string, RateLimit> = {
 	default: { limit: 600, windowS: 60 },
 	auth: { limit: 10, windowS: 60 },
-	public: { limit: 100, windowS: 60 }
+	public: { limit: 100, windowS: 60 },
+	upload: { limit: 10, windowS: 3600 }
 };
 
 export class ConfigError extends Error {
@@ -219,7 +239,34 @@ function build(e: z.output<typeof EnvSchema>) {
 				durationS: e.LOGIN_LOCKOUT_S
 			}
 		},
-		rateLimits: { ...DEFAULT_RATE_LIMITS, ...e.RATE_LIMITS }
+		rateLimits: { ...DEFAULT_RATE_LIMITS, ...e.RATE_LIMITS },
+		storage: {
+			kind: e.STORAGE,
+			/** Local mode: files under DATA_DIR/media, served by the gateway at /storage/… */
+			root: path.join(dataDir, "media"),
+			signingSecret: e.STORAGE_SIGNING_SECRET ?? null,
+			secretFile: path.join(dataDir, "secrets", "storage-signing.key"),
+			s3: {
+				bucket: e.S3_BUCKET ?? "lifemirror-media",
+				region: e.S3_REGION,
+				endpoint: e.S3_ENDPOINT ?? null,
+				forcePathStyle: e.S3_FORCE_PATH_STYLE,
+				accessKeyId: e.S3_ACCESS_KEY_ID ?? null,
+				secretAccessKey: e.S3_SECRET_ACCESS_KEY ?? null
+			},
+			signedUrlTtlS: e.SIGNED_URL_TTL_S,
+			presignTtlS: e.PRESIGN_TTL_S
+		},
+		media: {
+			maxUploadBytes: Math.floor(e.MAX_UPLOAD_MB * 1024 * 1024),
+			maxPixels: e.MAX_IMAGE_PIXELS,
+			maxEdge: e.IMAGE_MAX_EDGE,
+			thumbEdge: e.THUMBNAIL_EDGE,
+			videoMaxDurationS: e.VIDEO_MAX_DURATION_S,
+			videoKeyframes: e.VIDEO_KEYFRAMES,
+			quotaCount: e.MEDIA_QUOTA_COUNT,
+			quotaBytes: Math.floor(e.MEDIA_QUOTA_MB * 1024 * 1024)
+		}
 	};
 }
 
@@ -271,6 +318,11 @@ export function redactedConfig(c: Config): unknown {
 		broker: { ...c.broker, transporter: mask(c.broker.transporter), cacher: mask(c.broker.cacher) },
 		redis: { url: mask(c.redis.url) },
 		db: { ...c.db, mongoUri: mask(c.db.mongoUri) },
-		auth: { ...c.auth, jwtKeys: c.auth.jwtKeys.map(k => ({ kid: k.kid, secret: "***" })) }
+		auth: { ...c.auth, jwtKeys: c.auth.jwtKeys.map(k => ({ kid: k.kid, secret: "***" })) },
+		storage: {
+			...c.storage,
+			signingSecret: c.storage.signingSecret ? "***" : null,
+			s3: { ...c.storage.s3, secretAccessKey: c.storage.s3.secretAccessKey ? "***" : null }
+		}
 	};
 }

@@ -31,14 +31,14 @@ const MOLECULER: Record<string, { status: number; code: string; message?: string
 	REQUEST_REJECTED: { status: 503, code: "SERVICE_UNAVAILABLE", message: "Service temporarily unavailable" },
 	QUEUE_FULL: { status: 503, code: "SERVICE_UNAVAILABLE", message: "Server busy, try again" },
 	VALIDATION_ERROR: { status: 422, code: "VALIDATION" },
-	NOT_FOUND: { status: 404, code: "NOT_FOUND", message: "Not found" },
+	NOT_FOUND: { status: 404, code: "NOT_FOUND" },
 	UNAUTHORIZED: { status: 401, code: "UNAUTHORIZED" },
 	NO_TOKEN: { status: 401, code: "UNAUTHORIZED", message: "Authentication required" },
 	INVALID_TOKEN: { status: 401, code: "INVALID_TOKEN" },
 	INVALID_REQUEST_BODY: { status: 400, code: "MALFORMED_JSON", message: "Malformed JSON body" },
 	UNSUPPORTED_MEDIA_TYPE: { status: 415, code: "UNSUPPORTED_MEDIA_TYPE" },
 	RATE_LIMIT_EXCEEDED: { status: 429, code: "RATE_LIMITED", message: "Too many requests" },
-	PAYLOAD_TOO_LARGE: { status: 413, code: "PAYLOAD_TOO_LARGE", message: "Request body too large" }
+	PAYLOAD_TOO_LARGE: { status: 413, code: "PAYLOAD_TOO_LARGE" }
 };
 
 /** Turns any error into a status and the SPEC body. 5xx bodies never carry internals. */

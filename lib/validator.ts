@@ -75,7 +75,7 @@ export class ZodValidator extends Validators.Base {
 		if (typeof (schema as { safeParse?: unknown }).safeParse !== "function")
 			throw new Error("An action's `input` must be a zod schema");
 		return params => {
-			if (isPlainObject(params)) {
+			if (isPlainObject(params) || Array.isArray(params)) {
 				const bad = dollarKeys(params);
 				if (bad.length)
 					return {

@@ -105,6 +105,13 @@ function clean<T extends object>(doc: T): T {
 	return Object.fromEntries(Object.entries(doc).filter(([, v]) => v !== undefined)) as T;
 }
 
+function createAdapter(collection: string) {
+	const c = config();
+	if (c.db.mongoUri) return new MongoAdapter(c.db.mongoUri, {}, c.db.mongoDb);
+	fs.mkdirSync(path.join(c.db.dataDir, "db"), { recursive: true });
+	return new SharedFileAdapter({ filename: path.join(c.db.dataDir, "db", `${collection}.db`), autoload: false });
+}
+
 /**
  * The one db port. NeDB files under DATA_DIR by default (embedded), MongoDB when
  * MONGO_URI is set. Services use only the `db*` methods below, a query subset both
@@ -112,15 +119,6 @@ function clean<T extends object>(doc: T): T {
  * moleculer-db's generic CRUD actions are switched off: nothing is reachable by accident.
  */
 export function dbMixin(collection: string, opts: { indexes?: DbIndex[] } = {}): Partial<ServiceSchema> {
-	const c = config();
-	const adapter = c.db.mongoUri
-		? new MongoAdapter(c.db.mongoUri, {}, c.db.mongoDb)
-		: new SharedFileAdapter({
-				filename: path.join(c.db.dataDir, "db", `${collection}.db`),
-				autoload: false
-			});
-	if (!c.db.mongoUri) fs.mkdirSync(path.join(c.db.dataDir, "db"), { recursive: true });
-
 	const methods: DbMethods & ThisType<{ adapter: Adapter }> = {
 		async dbInsert(doc) {
 			try {
@@ -169,7 +167,11 @@ export function dbMixin(collection: string, opts: { indexes?: DbIndex[] } = {}):
 
 	return {
 		mixins: [DbService],
-		adapter,
+		// The adapter is made when a service is created, not when its module loads: each node
+		// uses the DATA_DIR / MONGO_URI it was started with (two nodes in one process differ).
+		merged(schema: { adapter?: unknown }) {
+			schema.adapter = createAdapter(collection);
+		},
 		collection,
 		settings: { idField: "_id" },
 		// moleculer-db's CRUD actions stay off: every action a service exposes is declared by it.

@@ -27,7 +27,16 @@ export const ALIASES: Record<string, string> = {
 	"GET /auth/me": "users.me",
 	"PATCH /auth/me": "users.updateMe",
 	"GET /api/users/profile": "users.me",
-	"PUT /api/users/profile": "users.updateProfile"
+	"PUT /api/users/profile": "users.updateProfile",
+
+	"POST /media/upload": "multipart:media.upload",
+	"POST /media/presign": "media.presign",
+	"POST /media": "media.create",
+	"GET /media": "media.list",
+	"GET /media/:id": "media.get",
+	"DELETE /media/:id": "media.remove",
+	"PUT /storage/upload/*key": "stream:storage.receive",
+	"GET /storage/*key": "storage.download"
 };
 
 /** Services the gateway needs before it reports ready. */
@@ -76,13 +85,18 @@ const ApiService: ServiceSchema<ApiSettingsSchema, Methods, Vars> = {
 				autoAliases: false,
 				aliases: ALIASES,
 				bodyParsers: { json: { strict: true, limit: c.http.bodyLimitBytes }, urlencoded: false },
+				// One file per multipart upload, cut off at the size limit (the action sees the stream end early).
+				busboyConfig: { limits: { files: 1, fileSize: c.media.maxUploadBytes, fields: 10, fieldSize: 64 * 1024, parts: 12 } },
 				mergeParams: true,
 				callOptions: { timeout: c.broker.requestTimeoutMs },
-				async onBeforeCall(this: never, ctx: Context<unknown, Meta>, _route: unknown, req: Req, res: ServerResponse) {
+				async onBeforeCall(this: never, ctx: Context<unknown, Meta>, _route: unknown, req: Req, res: ServerResponse, alias?: { type?: string }) {
 					const self = this as unknown as Methods;
 					ctx.meta.requestId = req.$requestId;
 					const method = req.method ?? "GET";
-					if (["POST", "PUT", "PATCH"].includes(method) && hasBody(req) && !isJson(req))
+					if (alias?.type === "multipart") {
+						if (!/^multipart\/form-data\s*;/i.test(req.headers["content-type"] ?? ""))
+							throw new ClientError("UNSUPPORTED_MEDIA_TYPE", "Content-Type must be multipart/form-data with the file in field `file`");
+					} else if (alias?.type !== "stream" && ["POST", "PUT", "PATCH"].includes(method) && hasBody(req) && !isJson(req))
 						throw new ClientError("UNSUPPORTED_MEDIA_TYPE", "Content-Type must be application/json");
 					await self.identify(ctx, req);
 					await self.limit(ctx, req, res);
@@ -90,6 +104,9 @@ const ApiService: ServiceSchema<ApiSettingsSchema, Methods, Vars> = {
 			}
 		],
 		onError(this: never, req: IncomingMessage, res: ServerResponse, err: Error) {
+			// moleculer-web's multipart handler reports a form without a file as a bare client error.
+			if (err?.message === "File missing in the request")
+				err = new ClientError("VALIDATION", "A file is required in field `file`", { validation_errors: [{ field: "file", message: "required" }] });
 			const { status, body } = renderError(err as never);
 			const svc = this as unknown as { logger: { error(...a: unknown[]): void } };
 			if (status >= 500) svc.logger.error(`${req.method} ${req.url?.split("?")[0]} failed:`, err);

@@ -129,13 +129,14 @@ describe("loadConfig rejects bad values, naming the variable", () => {
 
 describe("RATE_LIMITS", () => {
 	it("overrides merge with the defaults", () => {
-		const c = loadConfig({ RATE_LIMITS: "auth=3/10, uploads=5/3600" });
+		const c = loadConfig({ RATE_LIMITS: "auth=3/10, custom_class=5/3600" });
 		expect(c.rateLimits).toEqual({
-			default: DEFAULT_RATE_LIMITS.default,
-			public: DEFAULT_RATE_LIMITS.public,
+			...DEFAULT_RATE_LIMITS,
 			auth: { limit: 3, windowS: 10 },
-			uploads: { limit: 5, windowS: 3600 }
+			custom_class: { limit: 5, windowS: 3600 }
 		});
+		expect(c.rateLimits.default).toEqual({ limit: 600, windowS: 60 });
+		expect(c.rateLimits.public).toEqual({ limit: 100, windowS: 60 });
 	});
 
 	it("does not change the defaults object", () => {

@@ -1,0 +1,75 @@
+import { z } from "zod";
+import type { Keyframe } from "./ingest";
+
+/** User-supplied metadata: small, flat, and never location data. */
+export const MediaMetadata = z
+	.record(z.string().min(1).max(64), z.union([z.string().max(1000), z.number(), z.boolean(), z.null()]))
+	.refine(m => Object.keys(m).length <= 32, { message: "at most 32 keys" })
+	.transform(m => Object.fromEntries(Object.entries(m).filter(([k]) => !/gps|latitude|longitude|location|geo/i.test(k))));
+
+export interface MediaDoc {
+	_id: string;
+	user_id: string;
+	media_type: "image" | "video";
+	mime: string;
+	storage_key: string;
+	thumbnail_key: string;
+	keyframes: Keyframe[];
+	best_keyframe: number | null;
+	analysis_key: string;
+	width: number;
+	height: number;
+	size_bytes: number;
+	content_hash: string;
+	duration_s: number | null;
+	metadata: Record<string, unknown>;
+	created_at: string;
+}
+
+/** The media record as the frontend reads it: every URL signed and expiring. */
+export interface MediaView {
+	id: string;
+	user_id: string;
+	media_type: "image" | "video";
+	storage_url: string;
+	storage_key: string;
+	thumbnail_url: string;
+	keyframes: { url: string; time_s: number; width: number; height: number; sharpness: number; best: boolean }[];
+	size_bytes: number;
+	mime: string;
+	width: number;
+	height: number;
+	duration_s: number | null;
+	content_hash: string;
+	metadata: Record<string, unknown>;
+	created_at: string;
+}
+
+export async function mediaView(doc: MediaDoc, url: (key: string) => Promise<string>): Promise<MediaView> {
+	return {
+		id: doc._id,
+		user_id: doc.user_id,
+		media_type: doc.media_type,
+		storage_url: await url(doc.storage_key),
+		storage_key: doc.storage_key,
+		thumbnail_url: await url(doc.thumbnail_key),
+		keyframes: await Promise.all(
+			(doc.keyframes ?? []).map(async (k, i) => ({
+				url: await url(k.key),
+				time_s: k.time_s,
+				width: k.width,
+				height: k.height,
+				sharpness: k.sharpness,
+				best: i === doc.best_keyframe
+			}))
+		),
+		size_bytes: doc.size_bytes,
+		mime: doc.mime,
+		width: doc.width,
+		height: doc.height,
+		duration_s: doc.duration_s ?? null,
+		content_hash: doc.content_hash,
+		metadata: doc.metadata ?? {},
+		created_at: doc.created_at
+	};
+}
