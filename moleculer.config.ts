@@ -27,10 +27,11 @@ export function brokerOptions(c: Config = config()): BrokerOptions {
 					? "Memory"
 					: { type: "Redis", options: { prefix: `${c.namespace}-cache`, redis: redisOptions(b.cacher) } },
 
-		// JSON crosses Redis readably (operators can MONITOR it); errors travel as plain objects.
-		serializer: "JSON",
+		// JSON (readable with MONITOR) extended with Buffers as base64, so image bytes cross nodes intact.
+		serializer: "JSONExt",
 
-		// Dead nodes are noticed within heartbeatTimeout; their endpoints leave the registry.
+		// A node silent for heartbeatTimeout is dropped at the next check (so within about twice that);
+		// its endpoints leave the registry and calls go to the others.
 		heartbeatInterval: b.heartbeatIntervalS,
 		heartbeatTimeout: b.heartbeatTimeoutS,
 

@@ -2,7 +2,7 @@
 import fs from "node:fs";
 import path from "node:path";
 import { Runner } from "moleculer";
-import { config } from "../lib/config";
+import { ConfigError, config } from "../lib/config";
 import { selectServices } from "../lib/roles";
 
 const SERVICE_DIR = path.join(__dirname, "..", "services");
@@ -36,6 +36,14 @@ class LifeMirrorRunner extends Runner {
 }
 
 if (require.main === module) {
+	// A bad configuration stops the node with the message that names the variable, not a stack trace.
+	try {
+		config();
+	} catch (err) {
+		if (!(err instanceof ConfigError)) throw err;
+		console.error(err.message);
+		process.exit(1);
+	}
 	const args = process.argv.slice(2);
 	const withConfig = args.some(a => a === "--config" || a === "-c" || a.startsWith("--config=")) ? args : ["--config", CONFIG_FILE, ...args];
 	new LifeMirrorRunner().start([process.argv[0], process.argv[1], ...withConfig]).catch((err: Error) => {
