@@ -139,7 +139,18 @@ const EnvSchema = z.object({
 	VIDEO_MAX_DURATION_S: int(120, 1),
 	VIDEO_KEYFRAMES: int(5, 1, 30),
 	MEDIA_QUOTA_COUNT: int(1000, 1),
-	MEDIA_QUOTA_MB: num(2048, 1, 10_000_000)
+	MEDIA_QUOTA_MB: num(2048, 1, 10_000_000),
+
+	AGENT_TIMEOUT_MS: int(20_000, 100),
+	VISION_PROVIDER: z.enum(["local", "facepp", "openai"]).default("local"),
+	VISION_THREADS: int(Math.max(1, os.availableParallelism?.() ?? os.cpus().length), 1, 64),
+	VISION_TIMEOUT_MS: int(30_000, 100),
+	FACEPP_API_KEY: z.string().optional(),
+	FACEPP_API_SECRET: z.string().optional(),
+	FACEPP_URL: z.url().default("https://api-us.faceplusplus.com/facepp/v3/detect"),
+	OPENAI_API_KEY: z.string().optional(),
+	OPENAI_BASE_URL: z.url().default("https://api.openai.com/v1"),
+	VISION_OPENAI_MODEL: z.string().default("gpt-4o-mini")
 });
 
 export type Env = z.input<typeof EnvSchema>;
@@ -266,6 +277,14 @@ function build(e: z.output<typeof EnvSchema>) {
 			videoKeyframes: e.VIDEO_KEYFRAMES,
 			quotaCount: e.MEDIA_QUOTA_COUNT,
 			quotaBytes: Math.floor(e.MEDIA_QUOTA_MB * 1024 * 1024)
+		},
+		agents: { timeoutMs: e.AGENT_TIMEOUT_MS },
+		vision: {
+			provider: e.VISION_PROVIDER,
+			threads: e.VISION_THREADS,
+			timeoutMs: e.VISION_TIMEOUT_MS,
+			facepp: { url: e.FACEPP_URL, apiKey: e.FACEPP_API_KEY ?? null, apiSecret: e.FACEPP_API_SECRET ?? null },
+			openai: { baseUrl: e.OPENAI_BASE_URL.replace(/\/+$/, ""), apiKey: e.OPENAI_API_KEY ?? null, model: e.VISION_OPENAI_MODEL }
 		}
 	};
 }
@@ -319,6 +338,11 @@ export function redactedConfig(c: Config): unknown {
 		redis: { url: mask(c.redis.url) },
 		db: { ...c.db, mongoUri: mask(c.db.mongoUri) },
 		auth: { ...c.auth, jwtKeys: c.auth.jwtKeys.map(k => ({ kid: k.kid, secret: "***" })) },
+		vision: {
+			...c.vision,
+			facepp: { ...c.vision.facepp, apiKey: c.vision.facepp.apiKey ? "***" : null, apiSecret: c.vision.facepp.apiSecret ? "***" : null },
+			openai: { ...c.vision.openai, apiKey: c.vision.openai.apiKey ? "***" : null }
+		},
 		storage: {
 			...c.storage,
 			signingSecret: c.storage.signingSecret ? "***" : null,

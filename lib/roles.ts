@@ -3,11 +3,11 @@ import type { Role } from "./config";
 /**
  * Which services a node runs. `SERVICES` (a list of names such as `api,users` or
  * `agents/face`) wins; otherwise the `ROLE` preset: `gateway` is the HTTP gateway with
- * every data-owning and social service, `worker` every stateless agent and the
+ * every data-owning and social service, `worker` every stateless agent, the vision pass and the
  * orchestrator's job workers, `all` everything (embedded mode).
  */
 export function isWorkerService(name: string): boolean {
-	return name.startsWith("agents/") || name === "orchestrator";
+	return name.startsWith("agents/") || name === "orchestrator" || name === "vision";
 }
 
 export function selectServices(available: string[], role: Role, explicit: string[] | null): string[] {

@@ -1,5 +1,6 @@
 import type { Readable } from "node:stream";
 import type { Context, ServiceSchema } from "moleculer";
+import sharp from "sharp";
 import { z } from "zod";
 import { config } from "../lib/config";
 import { ClientError, forbidden, notFound, unauthorized } from "../lib/errors";
@@ -147,6 +148,33 @@ const MediaService: ServiceSchema<Record<string, never>, Methods & DbMethods, Va
 			}
 		},
 
+
+		/** Stores a crop of the analysed image (a face, a garment, the body) and answers its signed URL. */
+		crop: {
+			visibility: "public",
+			input: z.object({
+				media_id: Id,
+				user_id: Id,
+				kind: z.enum(["face", "body", "item"]),
+				box: z.tuple([z.number(), z.number(), z.number(), z.number()])
+			}),
+			async handler(ctx: Context<{ media_id: string; user_id: string; kind: string; box: [number, number, number, number] }>) {
+				const doc = await this.dbGet<MediaDoc>(ctx.params.media_id);
+				if (!doc || doc.user_id !== ctx.params.user_id) throw notFound("Media");
+				const region = clampBox(ctx.params.box, doc.width, doc.height);
+				if (!region) return { url: null, key: null };
+				const key = `${doc.analysis_key.replace(/\.[a-z0-9]+$/, "")}.crop-${ctx.params.kind}-${region.join("-")}.jpg`;
+				if (!(doc.crop_keys ?? []).includes(key)) {
+					const data = await sharp(await this.storage.get(doc.analysis_key))
+						.extract({ left: region[0], top: region[1], width: region[2], height: region[3] })
+						.jpeg({ quality: 85 })
+						.toBuffer();
+					await this.storage.put(key, data, "image/jpeg");
+					await this.dbUpdate(doc._id, { crop_keys: [...(doc.crop_keys ?? []), key] });
+				}
+				return { key, url: await this.storage.downloadUrl(key, config().storage.signedUrlTtlS) };
+			}
+		}
 	},
 
 	events: {
@@ -201,7 +229,7 @@ const MediaService: ServiceSchema<Record<string, never>, Methods & DbMethods, Va
 		},
 
 		async removeFiles(doc: MediaDoc) {
-			const keys = [doc.storage_key, doc.thumbnail_key, ...(doc.keyframes ?? []).map(k => k.key)];
+			const keys = [doc.storage_key, doc.thumbnail_key, ...(doc.keyframes ?? []).map(k => k.key), ...(doc.crop_keys ?? [])];
 			for (const key of keys) await this.storage.delete(key);
 		}
 	},
@@ -210,6 +238,15 @@ const MediaService: ServiceSchema<Record<string, never>, Methods & DbMethods, Va
 		this.storage = createStorage(config()).storage;
 	}
 };
+
+/** A box [x, y, w, h] clipped to the image, in whole pixels; null when nothing is left. */
+export function clampBox(box: [number, number, number, number], width: number, height: number): [number, number, number, number] | null {
+	const x = Math.max(0, Math.floor(box[0]));
+	const y = Math.max(0, Math.floor(box[1]));
+	const w = Math.min(width - x, Math.ceil(box[2] + Math.min(0, box[0])));
+	const h = Math.min(height - y, Math.ceil(box[3] + Math.min(0, box[1])));
+	return w >= 2 && h >= 2 ? [x, y, w, h] : null;
+}
 
 /** `metadata` arrives as a JSON string in a multipart form. */
 function parseJsonField(v: unknown): unknown {

@@ -13,5 +13,12 @@ declare module "moleculer/src/service" {
 		rateClass?: string;
 		/** Roles the caller needs (checked in the service, not only the gateway). */
 		roles?: string[];
+		/** Moleculer's per-action call timeout in ms (missing from its types). */
+		timeout?: number;
+	}
+
+	interface ServiceSchema<TSettings, TMethods, TVars, TThis> {
+		/** Moleculer's hook between merging the mixins and setting the service up: the merged schema can still change. */
+		merged?: (this: TThis, schema: ServiceSchema<TSettings, TMethods, TVars, TThis>) => void;
 	}
 }

@@ -23,6 +23,8 @@ export interface MediaDoc {
 	content_hash: string;
 	duration_s: number | null;
 	metadata: Record<string, unknown>;
+	/** Stored crops of faces, garments and bodies (deleted with the media). */
+	crop_keys?: string[];
 	created_at: string;
 }
 

@@ -1,0 +1,85 @@
+import { z } from "zod";
+
+/** [x, y, w, h] in pixels of the analysed image. */
+export const Box = z.tuple([z.number(), z.number(), z.number(), z.number()]);
+export const Point = z.tuple([z.number(), z.number()]);
+
+export const VisionFace = z.object({
+	box: Box,
+	score: z.number().min(0).max(1),
+	landmarks: z.object({ left_eye: Point, right_eye: Point, nose_tip: Point }),
+	/** Degrees; yaw left/right, pitch up/down, roll tilt. */
+	head_pose: z.object({ yaw: z.number(), pitch: z.number(), roll: z.number() }),
+	/** Emotion distribution (sums to ≤ 1; estimates). */
+	emotions: z.record(z.string(), z.number()),
+	/** Biometric estimates: present only when the pass ran with biometric consent. */
+	age: z.number().nullable(),
+	gender: z.enum(["female", "male"]).nullable(),
+	gender_confidence: z.number().nullable(),
+	descriptor: z.array(z.number()).nullable(),
+	/** Anti-spoofing (is this a real face, not a photo of a photo) and liveness scores. */
+	real: z.number().nullable(),
+	live: z.number().nullable()
+});
+
+export const KEYPOINT_NAMES = [
+	"nose",
+	"leftEye",
+	"rightEye",
+	"leftEar",
+	"rightEar",
+	"leftShoulder",
+	"rightShoulder",
+	"leftElbow",
+	"rightElbow",
+	"leftWrist",
+	"rightWrist",
+	"leftHip",
+	"rightHip",
+	"leftKnee",
+	"rightKnee",
+	"leftAnkle",
+	"rightAnkle"
+] as const;
+export type KeypointName = (typeof KEYPOINT_NAMES)[number];
+
+export const Keypoint = z.object({ name: z.enum(KEYPOINT_NAMES), x: z.number(), y: z.number(), z: z.number(), score: z.number() });
+export type Keypoint = z.infer<typeof Keypoint>;
+
+export const VisionBody = z.object({ box: Box, score: z.number(), keypoints: z.array(Keypoint) });
+export const VisionObject = z.object({ label: z.string(), score: z.number(), box: Box });
+
+export const ImageQuality = z.object({
+	width: z.number().int(),
+	height: z.number().int(),
+	/** Mean luma 0–1. */
+	brightness: z.number(),
+	/** Luma standard deviation 0–1. */
+	contrast: z.number(),
+	/** Laplacian standard deviation: higher is sharper. */
+	sharpness: z.number(),
+	blurry: z.boolean(),
+	too_dark: z.boolean(),
+	too_bright: z.boolean()
+});
+
+/** The shared vision pass: one inference per image content hash, read by face, fashion and posture. */
+export const VisionResult = z.object({
+	content_hash: z.string(),
+	width: z.number().int(),
+	height: z.number().int(),
+	faces: z.array(VisionFace),
+	bodies: z.array(VisionBody),
+	objects: z.array(VisionObject),
+	quality: ImageQuality,
+	biometric: z.boolean(),
+	provider: z.string(),
+	model_version: z.string(),
+	inference_ms: z.number()
+});
+
+export type VisionFace = z.infer<typeof VisionFace>;
+export type VisionBody = z.infer<typeof VisionBody>;
+export type VisionObject = z.infer<typeof VisionObject>;
+export type ImageQuality = z.infer<typeof ImageQuality>;
+export type VisionResult = z.infer<typeof VisionResult>;
