@@ -1,5 +1,6 @@
-import type { IncomingMessage, ServerResponse } from "node:http";
+import { STATUS_CODES, type IncomingMessage, type ServerResponse } from "node:http";
 import { randomUUID } from "node:crypto";
+import type { Duplex } from "node:stream";
 import type { ErrorLike } from "./errors";
 
 /** The SPEC error body; `detail` repeats the message for clients written against FastAPI. */
@@ -93,4 +94,44 @@ export function sendJson(res: ServerResponse, status: number, body: unknown, hea
 	if (res.headersSent) return;
 	res.writeHead(status, { "Content-Type": "application/json; charset=utf-8", ...headers });
 	res.end(JSON.stringify(body));
+}
+
+/** Deeper request bodies are refused: no route takes more, and walking them costs the caller nothing. */
+export const MAX_BODY_DEPTH = 32;
+
+/** Whether a parsed JSON value nests objects or arrays deeper than `max` levels (recursion stops at max). */
+export function nestedDeeperThan(value: unknown, max: number): boolean {
+	if (value === null || typeof value !== "object") return false;
+	if (max <= 0) return true;
+	for (const v of Object.values(value)) if (nestedDeeperThan(v, max - 1)) return true;
+	return false;
+}
+
+/**
+ * Requests Node's HTTP parser refuses before any route sees them (a request line or headers over
+ * the size limit, broken syntax) still get the error body, the security headers and a request id.
+ */
+export function answerClientError(err: NodeJS.ErrnoException, socket: Duplex): void {
+	if (err.code === "ECONNRESET" || !socket.writable) {
+		socket.destroy();
+		return;
+	}
+	const [status, type, message] =
+		err.code === "HPE_HEADER_OVERFLOW"
+			? [431, "HEADERS_TOO_LARGE", "Request line or headers too large"]
+			: err.code === "ERR_HTTP_REQUEST_TIMEOUT"
+				? [408, "TIMEOUT", "The request took too long to arrive"]
+				: [400, "BAD_REQUEST", "Malformed HTTP request"];
+	const json = JSON.stringify(renderError({ code: status, type, message }).body);
+	const headers: Record<string, string | number> = {
+		"Content-Type": "application/json; charset=utf-8",
+		"Content-Length": Buffer.byteLength(json),
+		Connection: "close",
+		"X-Request-Id": randomUUID(),
+		...SECURITY_HEADERS
+	};
+	const head = Object.entries(headers).map(([k, v]) => `${k}: ${v}`);
+	socket.end(`HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\n${head.join("\r\n")}\r\n\r\n${json}`);
+	// A client still sending (a huge URL) is not waited for: the parser is gone, nothing more is read.
+	setTimeout(() => socket.destroy(), 2000).unref();
 }

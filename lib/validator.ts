@@ -46,6 +46,16 @@ function isPlainObject(v: unknown): v is Record<string, unknown> {
 }
 
 /**
+ * A body's `"__proto__"` key, merged into the params with Object.assign (moleculer-web does),
+ * becomes their prototype, and zod reads inherited fields as if they were sent. Such params
+ * are reduced to their own keys; class instances are left alone.
+ */
+function ownKeysOnly(v: unknown): unknown {
+	if (v === null || typeof v !== "object" || isPlainObject(v)) return v;
+	return isPlainObject(Object.getPrototypeOf(v)) ? Object.fromEntries(Object.entries(v)) : v;
+}
+
+/**
  * zod as Moleculer's param validator. An action declares `input: z.object(...)`;
  * the middleware parses ctx.params with it and *replaces* them with the parsed value,
  * so unknown keys are dropped and handlers see exactly the declared shape.
@@ -74,7 +84,8 @@ export class ZodValidator extends Validators.Base {
 	checker(schema: ZodType): Checker {
 		if (typeof (schema as { safeParse?: unknown }).safeParse !== "function")
 			throw new Error("An action's `input` must be a zod schema");
-		return params => {
+		return input => {
+			const params = ownKeysOnly(input);
 			if (isPlainObject(params) || Array.isArray(params)) {
 				const bad = dollarKeys(params);
 				if (bad.length)

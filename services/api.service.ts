@@ -2,8 +2,18 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import type { ActionSchema, Context, ServiceSchema } from "moleculer";
 import ApiGateway, { type ApiSettingsSchema } from "moleculer-web";
 import { config, type Config } from "../lib/config";
-import { ClientError, rateLimited, unauthorized } from "../lib/errors";
-import { SECURITY_HEADERS, clientIp, renderError, requestIdOf, sendJson } from "../lib/http";
+import type { Server } from "node:http";
+import { ClientError, rateLimited, unauthorized, validation } from "../lib/errors";
+import {
+	MAX_BODY_DEPTH,
+	SECURITY_HEADERS,
+	answerClientError,
+	clientIp,
+	nestedDeeperThan,
+	renderError,
+	requestIdOf,
+	sendJson
+} from "../lib/http";
 import { prometheusRenderer } from "../lib/metrics";
 import { MemoryRateStore, RedisRateStore, type RateStore } from "../lib/rate-limit";
 import { runInRequest } from "../lib/request-scope";
@@ -50,18 +60,18 @@ interface Methods {
 interface Vars {
 	keys: KeyRing;
 	rateLimits: Config["rateLimits"];
+	trustProxy: boolean;
 	rateStore: RateStore;
 	renderMetrics: () => string;
 }
 
-const c = config();
-const wildcardCors = c.http.corsOrigins.includes("*");
-
-const ApiService: ServiceSchema<ApiSettingsSchema, Methods, Vars> = {
-	name: "api",
-	mixins: [ApiGateway],
-
-	settings: {
+/**
+ * The settings that come from the config. `merged` applies them when a service is created, not
+ * when this module loads, so each node in a process (tests, in-process restarts) serves its own.
+ */
+function configuredSettings(c: Config): Partial<ApiSettingsSchema> {
+	const wildcardCors = c.http.corsOrigins.includes("*");
+	return {
 		port: c.http.port,
 		ip: c.http.host,
 		// Preflights answer on every path, the 404s included.
@@ -74,7 +84,24 @@ const ApiService: ServiceSchema<ApiSettingsSchema, Methods, Vars> = {
 					credentials: !wildcardCors,
 					maxAge: 600
 				}
-			: undefined,
+			: undefined
+	};
+}
+
+function configuredRoute(c: Config) {
+	return {
+		bodyParsers: { json: { strict: true, limit: c.http.bodyLimitBytes }, urlencoded: false },
+		// One file per multipart upload, cut off at the size limit (the action sees the stream end early).
+		busboyConfig: { limits: { files: 1, fileSize: c.media.maxUploadBytes, fields: 10, fieldSize: 64 * 1024, parts: 12 } },
+		callOptions: { timeout: c.broker.requestTimeoutMs }
+	};
+}
+
+const ApiService: ServiceSchema<ApiSettingsSchema, Methods, Vars> = {
+	name: "api",
+	mixins: [ApiGateway],
+
+	settings: {
 		logRequest: "debug",
 		logResponse: "debug",
 		log4XXResponses: false,
@@ -84,11 +111,7 @@ const ApiService: ServiceSchema<ApiSettingsSchema, Methods, Vars> = {
 				mappingPolicy: "restrict",
 				autoAliases: false,
 				aliases: ALIASES,
-				bodyParsers: { json: { strict: true, limit: c.http.bodyLimitBytes }, urlencoded: false },
-				// One file per multipart upload, cut off at the size limit (the action sees the stream end early).
-				busboyConfig: { limits: { files: 1, fileSize: c.media.maxUploadBytes, fields: 10, fieldSize: 64 * 1024, parts: 12 } },
 				mergeParams: true,
-				callOptions: { timeout: c.broker.requestTimeoutMs },
 				async onBeforeCall(this: never, ctx: Context<unknown, Meta>, _route: unknown, req: Req, res: ServerResponse, alias?: { type?: string }) {
 					const self = this as unknown as Methods;
 					ctx.meta.requestId = req.$requestId;
@@ -100,6 +123,10 @@ const ApiService: ServiceSchema<ApiSettingsSchema, Methods, Vars> = {
 						throw new ClientError("UNSUPPORTED_MEDIA_TYPE", "Content-Type must be application/json");
 					await self.identify(ctx, req);
 					await self.limit(ctx, req, res);
+					// A body is one JSON object of bounded depth (arrays would merge into params as "0", "1", …).
+					if (Array.isArray(req.body)) throw validation([{ field: "(body)", message: "must be a JSON object" }]);
+					if (nestedDeeperThan(req.body, MAX_BODY_DEPTH))
+						throw validation([{ field: "(body)", message: `must not nest deeper than ${MAX_BODY_DEPTH} levels` }]);
 				}
 			}
 		],
@@ -113,6 +140,13 @@ const ApiService: ServiceSchema<ApiSettingsSchema, Methods, Vars> = {
 			const retry = body.details.retry_after;
 			sendJson(res, status, body, typeof retry === "number" ? { "Retry-After": String(retry) } : {});
 		}
+	},
+
+	merged(schema) {
+		const c = config();
+		const settings = schema.settings as ApiSettingsSchema;
+		Object.assign(settings, configuredSettings(c));
+		for (const route of settings.routes ?? []) Object.assign(route, configuredRoute(c));
 	},
 
 	actions: {
@@ -193,7 +227,7 @@ const ApiService: ServiceSchema<ApiSettingsSchema, Methods, Vars> = {
 			const action = req.$action;
 			const cls = action?.rateClass ?? "default";
 			const rule = this.rateLimits[cls] ?? this.rateLimits.default;
-			const who = action?.auth === "none" || !ctx.meta.userId ? `ip:${clientIp(req, c.http.trustProxy)}` : `user:${ctx.meta.userId}`;
+			const who = action?.auth === "none" || !ctx.meta.userId ? `ip:${clientIp(req, this.trustProxy)}` : `user:${ctx.meta.userId}`;
 			const hit = await this.rateStore.hit(`${cls}:${who}`, rule.windowS);
 			res.setHeader("X-RateLimit-Limit", String(rule.limit));
 			res.setHeader("X-RateLimit-Remaining", String(Math.max(0, rule.limit - hit.count)));
@@ -206,8 +240,10 @@ const ApiService: ServiceSchema<ApiSettingsSchema, Methods, Vars> = {
 		const cfg = config();
 		this.keys = loadKeyRing(cfg);
 		this.rateLimits = cfg.rateLimits;
+		this.trustProxy = cfg.http.trustProxy;
 		this.rateStore = cfg.redis.url ? new RedisRateStore(cfg.redis.url, `${cfg.namespace}:rl`) : new MemoryRateStore();
 		this.renderMetrics = prometheusRenderer(this.broker.metrics);
+		(this as unknown as { server?: Server }).server?.on("clientError", answerClientError);
 	},
 
 	async stopped() {

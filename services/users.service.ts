@@ -10,7 +10,8 @@ import type { Meta } from "../types/meta";
 export const normalizeEmail = (email: string) => email.trim().normalize("NFKC").toLowerCase();
 
 export const Email = z.string().max(254).transform(normalizeEmail).pipe(z.email({ error: "must be an email address" }));
-export const Password = z.string().min(1).max(1024);
+/** Any text, but well-formed Unicode: lone surrogates would be mangled into one another before hashing. */
+export const Password = z.string().min(1).max(1024).refine(s => s.isWellFormed(), "must be valid Unicode text");
 /** A display name: printable, no angle brackets (it is shown on public pages). */
 export const Alias = z
 	.string()

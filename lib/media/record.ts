@@ -1,5 +1,5 @@
 import { z } from "zod";
-import type { Keyframe } from "./ingest";
+import type { Ingested } from "./ingest";
 
 /** User-supplied metadata: small, flat, and never location data. */
 export const MediaMetadata = z
@@ -7,21 +7,10 @@ export const MediaMetadata = z
 	.refine(m => Object.keys(m).length <= 32, { message: "at most 32 keys" })
 	.transform(m => Object.fromEntries(Object.entries(m).filter(([k]) => !/gps|latitude|longitude|location|geo/i.test(k))));
 
-export interface MediaDoc {
+/** A stored media record: the facts of its ingest plus owner, user metadata and crops. */
+export interface MediaDoc extends Omit<Ingested, "files"> {
 	_id: string;
 	user_id: string;
-	media_type: "image" | "video";
-	mime: string;
-	storage_key: string;
-	thumbnail_key: string;
-	keyframes: Keyframe[];
-	best_keyframe: number | null;
-	analysis_key: string;
-	width: number;
-	height: number;
-	size_bytes: number;
-	content_hash: string;
-	duration_s: number | null;
 	metadata: Record<string, unknown>;
 	/** Stored crops of faces, garments and bodies (deleted with the media). */
 	crop_keys?: string[];

@@ -20,7 +20,7 @@ describe("brokerOptions: embedded defaults", () => {
 	it("has no transporter, a memory cacher, JSON serializer, this node's id and namespace", () => {
 		expect(o.transporter).toBeUndefined();
 		expect(o.cacher).toBe("Memory");
-		expect(o.serializer).toBe("JSON");
+		expect(o.serializer).toBe("JSONExt");
 		expect(o.nodeID).toBe("node-1");
 		expect(o.namespace).toBe("ns1");
 	});
