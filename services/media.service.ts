@@ -205,18 +205,18 @@ const MediaService: ServiceSchema<Record<string, never>, Methods & DbMethods, Va
 		async store(userId: string, bytes: Buffer, metadata: Record<string, unknown>) {
 			const c = config();
 			const mine = await this.dbFind<MediaDoc>({ query: { user_id: userId } });
+			const out = await ingest(bytes, userId, c);
+			// An identical re-upload by the same user is the media it already has (quota full or not: it adds nothing).
+			const existing = mine.find(d => d.content_hash === out.content_hash);
+			if (existing) return existing;
 			const used = mine.reduce((n, d) => n + (d.size_bytes ?? 0), 0);
-			if (mine.length >= c.media.quotaCount || used + bytes.length > c.media.quotaBytes)
+			if (mine.length >= c.media.quotaCount || used + out.size_bytes > c.media.quotaBytes)
 				throw new ClientError("QUOTA_EXCEEDED", "Media quota exceeded: delete some media first", {
 					count: mine.length,
 					bytes: used,
 					max_count: c.media.quotaCount,
 					max_bytes: c.media.quotaBytes
 				});
-			const out = await ingest(bytes, userId, c);
-			// An identical re-upload by the same user is the media it already has.
-			const existing = mine.find(d => d.content_hash === out.content_hash);
-			if (existing) return existing;
 			for (const f of out.files) await this.storage.put(f.key, f.data, f.mime);
 			const { files: _files, ...facts } = out;
 			const doc = await this.dbInsert<Omit<MediaDoc, "_id">>({ ...facts, user_id: userId, metadata, created_at: new Date().toISOString() });
@@ -230,7 +230,11 @@ const MediaService: ServiceSchema<Record<string, never>, Methods & DbMethods, Va
 
 		async removeFiles(doc: MediaDoc) {
 			const keys = [doc.storage_key, doc.thumbnail_key, ...(doc.keyframes ?? []).map(k => k.key), ...(doc.crop_keys ?? [])];
-			for (const key of keys) await this.storage.delete(key);
+			// Crops stored at the same moment (face and posture agents in parallel) race on `crop_keys`
+			// and one can be missing from it: also sweep every file named after this media.
+			const base = `${doc.storage_key.replace(/\.[a-z0-9]+$/, "")}.`;
+			for (const key of await this.storage.list(`media/${doc.user_id}/`)) if (key.startsWith(base)) keys.push(key);
+			for (const key of new Set(keys)) await this.storage.delete(key);
 		}
 	},
 

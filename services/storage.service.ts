@@ -33,16 +33,19 @@ export interface UploadDoc {
 
 const Key = z.string().min(1).max(512);
 /** `?exp=&sig=` (and for uploads the bound `ct` and `max`) as the gateway passes them. */
-const Signed = z.object({ key: Key, exp: z.string().max(20), sig: z.string().max(128) });
-const SignedUpload = Signed.extend({ ct: z.string().max(100), max: z.string().max(20) });
+const Signed = z.object({ key: Key, exp: z.string().max(20).optional(), sig: z.string().max(128).optional() });
+const SignedUpload = Signed.extend({ ct: z.string().max(100).optional(), max: z.string().max(20).optional() });
 
 interface Methods {
 	upload(key: string): Promise<UploadDoc | null>;
+	/** Removes uploads (records and objects) that expired more than an hour ago; answers how many. */
+	sweep(now?: number): Promise<number>;
 }
 
 interface Vars {
 	storage: Storage;
 	signer: UrlSigner;
+	sweepTimer: NodeJS.Timeout;
 }
 
 const gone = () => notFound("File");
@@ -105,7 +108,7 @@ const StorageService: ServiceSchema<Record<string, never>, Methods & DbMethods, 
 			async handler(ctx: Context<z.infer<typeof SignedUpload>>) {
 				const { key, exp, sig, ct, max } = ctx.params;
 				const up = await this.upload(key);
-				if (!up || !this.signer.verify("PUT", `/storage/upload/${key}`, exp, sig, { ct, max }) || up.content_type !== ct)
+				if (!up || !ct || !max || !this.signer.verify("PUT", `/storage/upload/${key}`, exp, sig, { ct, max }) || up.content_type !== ct)
 					throw new ClientError("FORBIDDEN", "Invalid or expired upload URL");
 				// Single use: only an issued URL can receive, and only once.
 				if ((await this.dbUpdateMany({ _id: up._id, state: "issued" }, { state: "receiving" })) !== 1)
@@ -145,6 +148,16 @@ const StorageService: ServiceSchema<Record<string, never>, Methods & DbMethods, 
 		}
 	},
 
+	/** Every hour: presigned uploads that expired unused, or were claimed, leave no record or object behind. */
+	async started() {
+		this.sweepTimer = setInterval(() => void this.sweep().catch(err => this.logger.warn("upload sweep failed:", err)), 3600_000);
+		this.sweepTimer.unref();
+	},
+
+	async stopped() {
+		clearInterval(this.sweepTimer);
+	},
+
 	events: {
 		async "user.erased"(ctx: Context<{ user_id: string }>) {
 			const ups = await this.dbFind<UploadDoc>({ query: { user_id: ctx.params.user_id } });
@@ -154,7 +167,18 @@ const StorageService: ServiceSchema<Record<string, never>, Methods & DbMethods, 
 	},
 
 	methods: {
-		async upload(key) {
+		async sweep(now = Date.now()) {
+			const grace = 3600_000;
+			const stale = await this.dbFind<UploadDoc>({ query: { expires_at: { $lt: new Date(now - grace).toISOString() } } });
+			for (const up of stale) {
+				// A claimed key's object was deleted at claim; deleting again also removes a replayed PUT (S3).
+				await this.storage.delete(up.key);
+				await this.dbRemove(up._id);
+			}
+			return stale.length;
+		},
+
+		async upload(key: string) {
 			const up = await this.dbFindOne<UploadDoc>({ key });
 			if (!up) return null;
 			if (Date.parse(up.expires_at) < Date.now() && up.state === "issued") return null;

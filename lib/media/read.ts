@@ -4,8 +4,10 @@ import { ClientError } from "../errors";
 export const tooLarge = (max: number) => new ClientError("PAYLOAD_TOO_LARGE", `File too large (at most ${max} bytes)`, { max_bytes: max });
 
 /**
- * Reads a stream into memory up to `max` bytes. One byte more and the stream is destroyed
- * and a 413 thrown: an oversized upload never fills memory or disk.
+ * Reads a stream into memory up to `max` bytes. One byte more and a 413 is thrown: nothing more is
+ * kept and the rest of the stream is discarded as it arrives, so an oversized upload never fills
+ * memory or disk. The stream is drained rather than destroyed: for a PUT body it is the request
+ * itself, and destroying it would reset the connection before the client could read the 413.
  */
 export function readLimited(stream: Readable, max: number): Promise<Buffer> {
 	return new Promise((resolve, reject) => {
@@ -22,8 +24,9 @@ export function readLimited(stream: Readable, max: number): Promise<Buffer> {
 		stream.on("data", (chunk: Buffer) => {
 			size += chunk.length;
 			if (size > max) {
+				chunks.length = 0;
 				finish(tooLarge(max));
-				stream.destroy();
+				stream.resume();
 				return;
 			}
 			chunks.push(chunk);

@@ -55,7 +55,8 @@ export class LocalStorage implements Storage {
 
 	async list(prefix: string): Promise<string[]> {
 		const dir = path.join(this.root, prefix);
-		if (!dir.startsWith(this.root)) return [];
+		const root = path.join(this.root, path.sep);
+		if (dir !== this.root && !dir.startsWith(root)) return [];
 		try {
 			const entries = (await fs.promises.readdir(dir, { recursive: true, withFileTypes: true })) as fs.Dirent[];
 			return entries
