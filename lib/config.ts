@@ -144,7 +144,7 @@ const EnvSchema = z.object({
 	AGENT_TIMEOUT_MS: int(20_000, 100),
 	VISION_PROVIDER: z.enum(["local", "facepp", "openai"]).default("local"),
 	VISION_THREADS: int(Math.max(1, os.availableParallelism?.() ?? os.cpus().length), 1, 64),
-	VISION_TIMEOUT_MS: int(30_000, 100),
+	VISION_TIMEOUT_MS: int(10_000, 100),
 	FACEPP_API_KEY: z.string().optional(),
 	FACEPP_API_SECRET: z.string().optional(),
 	FACEPP_URL: z.url().default("https://api-us.faceplusplus.com/facepp/v3/detect"),

@@ -54,7 +54,8 @@ const VisionService: ServiceSchema<Record<string, never>, Methods, Vars> = {
 				const started = Date.now();
 				const result = VisionResult.parse({ ...(await this.infer(Buffer.from(img.data), ctx.params.biometric)), content_hash: img.content_hash });
 				this.broker.metrics.observe(LATENCY, Date.now() - started);
-				if (cacher) await cacher.set(key, result, 24 * 3600);
+				// A fallback answer is cached briefly, so a short remote outage does not pin it for a day.
+				if (cacher) await cacher.set(key, result, result.provider.startsWith("local (fallback") ? 300 : 24 * 3600);
 				return result;
 			}
 		}
