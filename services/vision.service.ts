@@ -52,7 +52,9 @@ const VisionService: ServiceSchema<Record<string, never>, Methods, Vars> = {
 				}
 				this.broker.metrics.increment(MISSES);
 				const started = Date.now();
-				const result = VisionResult.parse({ ...(await this.infer(Buffer.from(img.data), ctx.params.biometric)), content_hash: img.content_hash });
+				const parsed = VisionResult.safeParse({ ...(await this.infer(Buffer.from(img.data), ctx.params.biometric)), content_hash: img.content_hash });
+				if (!parsed.success) throw new RetryableError("AGENT_FAILED", "the vision pass returned an invalid result", { issues: parsed.error.issues.length });
+				const result = parsed.data;
 				this.broker.metrics.observe(LATENCY, Date.now() - started);
 				// A fallback answer is cached briefly, so a short remote outage does not pin it for a day.
 				if (cacher) await cacher.set(key, result, result.provider.startsWith("local (fallback") ? 300 : 24 * 3600);

@@ -208,8 +208,9 @@ export async function createHumanEngine(): Promise<HumanEngine> {
 						box: pbox(f.box),
 						score: round(f.score ?? 0),
 						landmarks: {
-							left_eye: ppt(centre(a.leftEyeIris ?? a.leftEyeLower0) ?? [f.box[0] + f.box[2] * 0.65, f.box[1] + f.box[3] * 0.4]),
-							right_eye: ppt(centre(a.rightEyeIris ?? a.rightEyeLower0) ?? [f.box[0] + f.box[2] * 0.35, f.box[1] + f.box[3] * 0.4]),
+							// With iris off, `*EyeIris` is present but all nulls: fall back to the eye outline, not past it.
+							left_eye: ppt(centre(a.leftEyeIris) ?? centre([...(a.leftEyeUpper0 ?? []), ...(a.leftEyeLower0 ?? [])]) ?? [f.box[0] + f.box[2] * 0.65, f.box[1] + f.box[3] * 0.4]),
+							right_eye: ppt(centre(a.rightEyeIris) ?? centre([...(a.rightEyeUpper0 ?? []), ...(a.rightEyeLower0 ?? [])]) ?? [f.box[0] + f.box[2] * 0.35, f.box[1] + f.box[3] * 0.4]),
 							nose_tip: ppt(centre(a.noseTip) ?? [f.box[0] + f.box[2] * 0.5, f.box[1] + f.box[3] * 0.6])
 						},
 						head_pose: {
@@ -226,7 +227,8 @@ export async function createHumanEngine(): Promise<HumanEngine> {
 						live: typeof f.live === "number" ? round(f.live) : null
 					};
 				}),
-				bodies: res.body.map(b => ({
+				// With nobody in the image movenet still answers one "body": no keypoints, a NaN/Infinity box.
+				bodies: res.body.filter(b => b.keypoints.length > 0 && b.box.every(Number.isFinite)).map(b => ({
 					box: pbox(b.box),
 					score: round(b.score),
 					keypoints: b.keypoints

@@ -1,0 +1,28 @@
+import type { Context, ServiceSchema } from "moleculer";
+import fashion, { FashionInput, type FashionDeps } from "../../agents/fashion";
+import { agentMixin } from "../../mixins/agent.mixin";
+
+const Ids = FashionInput.pick({ media_id: true, user_id: true });
+
+/** `agent.fashion`: the fashion agent over the broker; its ports are media reads and crops. */
+const FashionService: ServiceSchema = {
+	name: `agent.${fashion.name}`,
+	mixins: [
+		agentMixin(fashion, (ctx: Context): FashionDeps => {
+			// The params were validated by the agent's input schema; only the ids are needed here.
+			const { media_id, user_id } = Ids.parse(ctx.params);
+			return {
+				async image() {
+					const img = await ctx.call<{ data: Buffer }, object>("media.analysisImage", { id: media_id, user_id });
+					return Buffer.from(img.data);
+				},
+				async crop(box) {
+					const res = await ctx.call<{ url: string | null }, object>("media.crop", { media_id, user_id, kind: "item", box });
+					return res.url;
+				}
+			};
+		})
+	]
+};
+
+export default FashionService;
