@@ -150,7 +150,16 @@ const EnvSchema = z.object({
 	FACEPP_URL: z.url().default("https://api-us.faceplusplus.com/facepp/v3/detect"),
 	OPENAI_API_KEY: z.string().optional(),
 	OPENAI_BASE_URL: z.url().default("https://api.openai.com/v1"),
-	VISION_OPENAI_MODEL: z.string().default("gpt-4o-mini")
+	VISION_OPENAI_MODEL: z.string().default("gpt-4o-mini"),
+
+	LLM_PROVIDER: z.enum(["local", "openai"]).default("local"),
+	LLM_BASE_URL: z.url().optional(),
+	LLM_API_KEY: z.string().optional(),
+	LLM_MODEL: z.string().default("gpt-4o-mini"),
+	LLM_TIMEOUT_MS: int(15_000, 100),
+	LLM_MAX_ATTEMPTS: int(3, 1, 10),
+	MODERATION_PROVIDER: z.enum(["none", "openai"]).default("none"),
+	MODERATION_MODEL: z.string().default("omni-moderation-latest")
 });
 
 export type Env = z.input<typeof EnvSchema>;
@@ -285,7 +294,17 @@ function build(e: z.output<typeof EnvSchema>) {
 			timeoutMs: e.VISION_TIMEOUT_MS,
 			facepp: { url: e.FACEPP_URL, apiKey: e.FACEPP_API_KEY ?? null, apiSecret: e.FACEPP_API_SECRET ?? null },
 			openai: { baseUrl: e.OPENAI_BASE_URL.replace(/\/+$/, ""), apiKey: e.OPENAI_API_KEY ?? null, model: e.VISION_OPENAI_MODEL }
-		}
+		},
+		llm: {
+			provider: e.LLM_PROVIDER,
+			/** Any OpenAI-compatible API; defaults to OPENAI_BASE_URL / OPENAI_API_KEY. */
+			baseUrl: (e.LLM_BASE_URL ?? e.OPENAI_BASE_URL).replace(/\/+$/, ""),
+			apiKey: e.LLM_API_KEY ?? e.OPENAI_API_KEY ?? null,
+			model: e.LLM_MODEL,
+			timeoutMs: e.LLM_TIMEOUT_MS,
+			maxAttempts: e.LLM_MAX_ATTEMPTS
+		},
+		moderation: { provider: e.MODERATION_PROVIDER, model: e.MODERATION_MODEL }
 	};
 }
 
@@ -343,6 +362,7 @@ export function redactedConfig(c: Config): unknown {
 			facepp: { ...c.vision.facepp, apiKey: c.vision.facepp.apiKey ? "***" : null, apiSecret: c.vision.facepp.apiSecret ? "***" : null },
 			openai: { ...c.vision.openai, apiKey: c.vision.openai.apiKey ? "***" : null }
 		},
+		llm: { ...c.llm, apiKey: c.llm.apiKey ? "***" : null },
 		storage: {
 			...c.storage,
 			signingSecret: c.storage.signingSecret ? "***" : null,
