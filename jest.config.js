@@ -11,6 +11,8 @@ module.exports = {
 	transformIgnorePatterns: ["/node_modules/(?!jose/)"],
 	setupFiles: ["<rootDir>/test/helpers/setup-env.ts"],
 	testTimeout: 30000,
+	// A suite that leaves a handle open must not keep CI waiting forever after the run.
+	forceExit: true,
 	// Coverage over all source, not only the files a test happens to load.
 	collectCoverageFrom: [
 		"agents/**/*.ts",

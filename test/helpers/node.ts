@@ -41,7 +41,13 @@ export async function startNode(opts: NodeOptions): Promise<TestNode> {
 		const mod = require(path.join(__dirname, "..", "..", "services", `${name}.service`)) as { default: ServiceSchema };
 		broker.createService(mod.default);
 	}
-	await broker.start();
+	try {
+		await broker.start();
+	} catch (err) {
+		// A node that failed half-way must not leave a listening server or worker threads behind.
+		await broker.stop().catch(() => undefined);
+		throw err;
+	}
 	let url = "";
 	const api = broker.getLocalService("api") as unknown as { server?: { address(): AddressInfo } } | undefined;
 	if (api?.server) url = `http://127.0.0.1:${api.server.address().port}`;
