@@ -13,6 +13,7 @@ module.exports = {
 	testTimeout: 30000,
 	// A suite that leaves a handle open must not keep CI waiting forever after the run.
 	forceExit: true,
+	reporters: ["default", "<rootDir>/test/helpers/summary-reporter.js"],
 	// Coverage over all source, not only the files a test happens to load.
 	collectCoverageFrom: [
 		"agents/**/*.ts",
