@@ -106,7 +106,7 @@ function combine(parts: [Component | null, number][]): z.infer<typeof Scored> | 
 	return { score: r2(score), confidence: r2(confidence), range: [r2(clamp(score - half)), r2(clamp(score + half))] };
 }
 
-const LABELS: Record<string, string> = { face: "how you present to the camera", posture: "posture", fashion: "outfit and colours", bio: "how your bio reads" };
+const LABELS: Record<string, string> = { face: "presence on camera", posture: "posture", fashion: "outfit and colours", bio: "bio" };
 
 export const aggregator = defineAgent({
 	name: "aggregator",
@@ -126,7 +126,8 @@ export const aggregator = defineAgent({
 			.filter((e): e is [string, Component] => e[1] !== null)
 			.sort((a, b) => b[1].score - a[1].score);
 		const key_strengths = ranked.filter(([, v]) => v.score >= 6).slice(0, 3).map(([k, v]) => `Your ${LABELS[k]} stands out (${r2(v.score)}/10).`);
-		const improvement_areas = [...ranked].reverse().filter(([, v]) => v.score < 6.5).slice(0, 3).map(([k, v]) => `There is room to grow in ${LABELS[k]} (${r2(v.score)}/10).`);
+		// Strengths (≥ 6) and improvement areas (< 6) never name the same part.
+		const improvement_areas = [...ranked].reverse().filter(([, v]) => v.score < 6).slice(0, 3).map(([k, v]) => `There is room to grow in your ${LABELS[k]} (${r2(v.score)}/10).`);
 		const used = ranked.map(([k]) => k);
 		const explanation = used.length
 			? `Scores combine ${used.join(", ")} with fixed weights (style 0.8 outfit + 0.2 posture; presence 0.4 posture + 0.3 bio + 0.3 face${attractivenessAllowed ? "; attractiveness 0.6 face + 0.4 posture" : ""}). Missing parts widen the ranges.`

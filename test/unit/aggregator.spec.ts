@@ -54,7 +54,8 @@ describe("aggregator", () => {
 
 	it("names strengths and improvement areas from the components", async () => {
 		const out = await runAgent(aggregator, { face: face(), posture: { alignment_score: 3, confidence: 0.9 }, fashion, consent: { biometric: false } }, {});
-		expect(out.key_strengths[0]).toMatch(/present to the camera/);
-		expect(out.improvement_areas[0]).toMatch(/posture \(3\/10\)/);
+		expect(out.key_strengths[0]).toBe("Your presence on camera stands out (9.79/10).");
+		expect(out.improvement_areas[0]).toBe("There is room to grow in your posture (3/10).");
+		for (const s of out.key_strengths) expect(out.improvement_areas.some(i => i.includes(s.split(" ")[1]))).toBe(false);
 	});
 });
