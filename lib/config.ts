@@ -178,7 +178,8 @@ export const DEFAULT_RATE_LIMITS: Record<string, RateLimit> = {
 	default: { limit: 600, windowS: 60 },
 	auth: { limit: 10, windowS: 60 },
 	public: { limit: 100, windowS: 60 },
-	upload: { limit: 10, windowS: 3600 }
+	upload: { limit: 10, windowS: 3600 },
+	bio: { limit: 20, windowS: 3600 }
 };
 
 export class ConfigError extends Error {

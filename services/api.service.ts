@@ -46,7 +46,9 @@ export const ALIASES: Record<string, string> = {
 	"GET /media/:id": "media.get",
 	"DELETE /media/:id": "media.remove",
 	"PUT /storage/upload/*key": "stream:storage.receive",
-	"GET /storage/*key": "storage.download"
+	"GET /storage/*key": "storage.download",
+
+	"POST /analysis/analyze/bio": "analysis.bio"
 };
 
 /** Services the gateway needs before it reports ready. */

@@ -1,10 +1,14 @@
 import { threadId } from "node:worker_threads";
+import sharp from "sharp";
 import { createHumanEngine, type HumanEngine } from "./human";
 
 /**
  * A vision worker thread: loads the models once when the thread starts, then runs one
  * pass per task. Inference never runs on the event loop that serves HTTP and heartbeats.
  */
+// Each inference thread does its own image work: libvips spawning a thread per core for every
+// operation only makes the threads fight over the same cores.
+sharp.concurrency(1);
 const engine: Promise<HumanEngine> = createHumanEngine();
 // Keep a failed load from being an unhandled rejection before the first task reports it.
 engine.catch(() => undefined);
