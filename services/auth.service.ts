@@ -53,6 +53,8 @@ const AuthService: ServiceSchema<Record<string, never>, Methods & DbMethods, Var
 		/** POST /auth/register */
 		register: {
 			auth: "none",
+			// Not idempotent: a retried sign-up after a timeout would answer 409 for a created account.
+			retryPolicy: { enabled: false },
 			rateClass: "auth",
 			input: NewUser,
 			async handler(ctx: Context<z.infer<typeof NewUser>>): Promise<TokenPair> {
@@ -76,6 +78,8 @@ const AuthService: ServiceSchema<Record<string, never>, Methods & DbMethods, Var
 		/** POST /auth/refresh — rotation with reuse detection. */
 		refresh: {
 			auth: "none",
+			// Not idempotent: a retried rotation would look like token reuse and revoke the family.
+			retryPolicy: { enabled: false },
 			rateClass: "auth",
 			input: RefreshInput,
 			async handler(ctx: Context<z.infer<typeof RefreshInput>>): Promise<TokenPair> {

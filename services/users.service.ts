@@ -96,6 +96,8 @@ const UsersService: ServiceSchema<Record<string, never>, Methods & DbMethods> = 
 		/** Creates an account (called by auth.register). */
 		create: {
 			visibility: "public",
+			// Not idempotent: never replayed after a timeout (the account may exist by then).
+			retryPolicy: { enabled: false },
 			input: NewUser,
 			async handler(ctx: Context<z.infer<typeof NewUser>>): Promise<AuthenticatedUser> {
 				const { email, password, public_alias, opt_in_public_analysis } = ctx.params;
