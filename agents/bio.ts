@@ -1,7 +1,6 @@
 import { z } from "zod";
 import { defineAgent } from "./agent";
-import { promptFor } from "./prompts";
-import type { LlmProvider } from "./providers/llm/types";
+import { askLlm, list, Provenance, type LlmDeps } from "./shared";
 import { extractFeatures, sentencesOf, TextFeatures, withoutHedges } from "./text/features";
 
 /**
@@ -78,15 +77,11 @@ export type BioInput = z.infer<typeof BioInput>;
 export const BioOutput = z.strictObject({
 	...BioAnswer.shape,
 	features: TextFeatures,
-	provider: z.string(),
-	model: z.string(),
-	prompt_version: z.string()
+	...Provenance.shape
 });
 export type BioOutput = z.infer<typeof BioOutput>;
 
-export interface BioDeps {
-	llm: LlmProvider;
-}
+export type BioDeps = LlmDeps;
 
 // ---------------------------------------------------------------------------------------------
 // Wording helpers
@@ -94,10 +89,6 @@ export interface BioDeps {
 
 const clip = (s: string, max: number) => (s.length > max ? `${s.slice(0, max - 1).trimEnd()}…` : s);
 const q = (s: string, max = 80) => `"${clip(s.trim(), max)}"`;
-export function list(xs: string[]): string {
-	if (xs.length <= 1) return xs.join("");
-	return `${xs.slice(0, -1).join(", ")} and ${xs[xs.length - 1]}`;
-}
 const lettersOnly = (s: string) => s.toLowerCase().replace(/[^\p{L}]+/gu, "");
 const round2 = (n: number) => Math.round(n * 100) / 100;
 
@@ -318,22 +309,9 @@ export const bio = defineAgent({
 	async run(input: BioInput, deps: BioDeps): Promise<BioOutput> {
 		const features = extractFeatures(input.text);
 		const past = input.past_analyses ?? [];
-		const res = await deps.llm.generate({
-			agent: "bio",
-			prompt: promptFor("bio"),
-			variables: { text: input.text, features, past_analyses: compactPast(past) },
-			schema: BioAnswer,
-			local: () => readBio(features, input.text, past)
-		});
-		const tagList = normaliseTags(res.output.tags).slice(0, BIO_RULES.maxTags);
-		return {
-			...res.output,
-			tags: tagList.length ? tagList : [TONE_WORDS[features.tone].tag],
-			features,
-			provider: res.provider,
-			model: res.model,
-			prompt_version: res.prompt_version
-		};
+		const out = await askLlm(deps, "bio", { text: input.text, features, past_analyses: compactPast(past) }, BioAnswer, () => readBio(features, input.text, past));
+		const tagList = normaliseTags(out.tags).slice(0, BIO_RULES.maxTags);
+		return { ...out, tags: tagList.length ? tagList : [TONE_WORDS[features.tone].tag], features };
 	}
 });
 

@@ -2,6 +2,7 @@ import { z } from "zod";
 import { defineAgent } from "./agent";
 import { consentRequired } from "./errors";
 import { Box, ImageQuality, Point, VisionResult, type VisionFace } from "./providers/vision/types";
+import { argmax, centreWeight, clamp, round, topKey } from "./shared";
 
 /**
  * face: reads the shared vision pass (it never decodes or infers again) and describes each
@@ -72,9 +73,6 @@ export interface FaceDeps {
 	crop(box: [number, number, number, number]): Promise<string | null>;
 }
 
-const round = (n: number, d = 2) => Number(n.toFixed(d));
-const clamp = (n: number, lo: number, hi: number) => Math.min(hi, Math.max(lo, n));
-
 /** Face area as a share of the image area. */
 export function sizeRatio(box: readonly number[], width: number, height: number): number {
 	return width > 0 && height > 0 ? round(clamp((box[2] * box[3]) / (width * height), 0, 1), 4) : 0;
@@ -87,19 +85,7 @@ export function sizeRatio(box: readonly number[], width: number, height: number)
  * similar size, the more central one wins. Ties go to the first detected.
  */
 export function subjectIndex(faces: readonly { box: readonly number[] }[], width: number, height: number): number | null {
-	let best: number | null = null;
-	let bestScore = -1;
-	const halfDiagonal = Math.hypot(width / 2, height / 2) || 1;
-	faces.forEach((f, i) => {
-		const [x, y, w, h] = f.box;
-		const off = Math.hypot(x + w / 2 - width / 2, y + h / 2 - height / 2) / halfDiagonal;
-		const prominence = sizeRatio(f.box, width, height) * (1 - 0.5 * clamp(off, 0, 1));
-		if (prominence > bestScore) {
-			best = i;
-			bestScore = prominence;
-		}
-	});
-	return best;
+	return argmax(faces, f => sizeRatio(f.box, width, height) * centreWeight(f.box, width, height));
 }
 
 /** A 10-year band around the age estimate, e.g. 29.3 → "24-34". */
@@ -109,14 +95,7 @@ export function ageRange(age: number): string {
 
 /** The dominant emotion of a distribution ("unknown" when there is none). */
 export function dominantEmotion(emotions: Record<string, number>): string {
-	let best = "unknown";
-	let bestScore = -1;
-	for (const [name, score] of Object.entries(emotions))
-		if (score > bestScore) {
-			best = name;
-			bestScore = score;
-		}
-	return best;
+	return topKey(emotions) ?? "unknown";
 }
 
 /**

@@ -1,7 +1,9 @@
 import { z } from "zod";
 import { defineAgent } from "./agent";
-import { promptFor } from "./prompts";
-import type { LlmProvider, LlmResult } from "./providers/llm/types";
+import { askLlm, capitalise, Provenance, r1, type LlmDeps } from "./shared";
+
+/** Re-exported from their old home, for importers that still take them from here. */
+export { Provenance, provenanceOf, type LlmDeps } from "./shared";
 
 /**
  * fixit: turns the scored dimensions of an analysis into a few kind, specific steps. The
@@ -144,20 +146,23 @@ const UNSAFE_TIP = /\b(surg\w*|botox|fillers?|inject\w*|cosmetic|lose weight|wei
 const Score = z.number().min(0).max(10);
 const Tips = z.array(z.string().trim().min(1).max(500)).max(10);
 
+/** 0–10 scores of an analysis, `overall` and each dimension; null or absent when not measured. */
+export const AnalysisScores = z
+	.object({
+		overall: Score.nullish(),
+		posture: Score.nullish(),
+		expression: Score.nullish(),
+		style: Score.nullish(),
+		presence: Score.nullish(),
+		photo_quality: Score.nullish(),
+		bio: Score.nullish(),
+		social: Score.nullish()
+	})
+	.default({});
+
 export const FixitInput = z.object({
-	/** 0–10 scores of the analysis; null or absent when not measured. `overall` is reported, never a focus. */
-	scores: z
-		.object({
-			overall: Score.nullish(),
-			posture: Score.nullish(),
-			expression: Score.nullish(),
-			style: Score.nullish(),
-			presence: Score.nullish(),
-			photo_quality: Score.nullish(),
-			bio: Score.nullish(),
-			social: Score.nullish()
-		})
-		.default({}),
+	/** The scores of the analysis. `overall` is reported, never a focus. */
+	scores: AnalysisScores,
 	/** The aggregator's improvement areas (free text naming dimensions). */
 	weakest_areas: z.array(z.string().max(200)).max(20).default([]),
 	/** Tips the sections gave, by dimension: used first for a focus dimension. */
@@ -185,20 +190,8 @@ export const FixitContent = z.object({
 });
 export type FixitContent = z.infer<typeof FixitContent>;
 
-/** Which provider, model and prompt version wrote an agent's text (the fields bio and vibe_analysis record too). */
-export const Provenance = z.object({ provider: z.string(), model: z.string(), prompt_version: z.string() });
-export type Provenance = z.infer<typeof Provenance>;
-
-export const provenanceOf = (r: LlmResult<unknown>): Provenance => ({ provider: r.provider, model: r.model, prompt_version: r.prompt_version });
-
 export const FixitOutput = FixitContent.extend(Provenance.shape);
 export type FixitOutput = z.infer<typeof FixitOutput>;
-
-export interface LlmDeps {
-	llm: LlmProvider;
-}
-
-const r1 = (n: number) => Number(n.toFixed(1));
 
 export function band(score: number): Band {
 	return score < FIXIT_RULES.lowBelow ? "low" : score < FIXIT_RULES.weakBelow ? "mid" : "high";
@@ -281,22 +274,14 @@ export function fixitRules(input: FixitInput): FixitContent {
 	return { quick_tips: tips, detailed_plan: steps.join(" "), focus_areas: focus.map(d => DIMENSION_INFO[d].label), dimensions };
 }
 
-const capitalise = (s: string) => s.charAt(0).toUpperCase() + s.slice(1);
-
 export const fixit = defineAgent({
 	name: "fixit",
 	version: "1.0.0",
 	input: FixitInput,
 	output: FixitOutput,
 	async run(input: FixitInput, deps: LlmDeps): Promise<z.input<typeof FixitOutput>> {
-		const res = await deps.llm.generate({
-			agent: "fixit",
-			prompt: promptFor("fixit"),
-			variables: { scores: input.scores, weakest_areas: input.weakest_areas, tips: input.tips, improved_areas: input.improved_areas },
-			schema: FixitContent,
-			local: () => fixitRules(input)
-		});
-		return { ...res.output, ...provenanceOf(res) };
+		const variables = { scores: input.scores, weakest_areas: input.weakest_areas, tips: input.tips, improved_areas: input.improved_areas };
+		return askLlm(deps, "fixit", variables, FixitContent, () => fixitRules(input));
 	}
 });
 

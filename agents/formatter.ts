@@ -1,8 +1,7 @@
 import { z } from "zod";
 import { defineAgent } from "./agent";
-import { Provenance, provenanceOf, type LlmDeps } from "./fixit";
 import { disclaimersFor } from "./guardrails/disclaimers";
-import { promptFor } from "./prompts";
+import { askLlm, list, Provenance, r1, sentenceCount, type LlmDeps } from "./shared";
 
 /**
  * formatter: writes the report text — a 2–3 sentence summary, 3–5 key insights and 3–5
@@ -133,8 +132,6 @@ export const Traced = z.object({
 });
 export type Traced = z.infer<typeof Traced>;
 
-const sentenceCount = (s: string) => s.split(/(?<=[.!?])\s+/).filter(x => x.trim()).length;
-
 const FormatterFields = z.object({
 	summary: z.string().min(20).max(1500),
 	key_insights: z.array(z.string().min(1).max(1000)).min(FORMATTER_RULES.minItems).max(FORMATTER_RULES.maxItems),
@@ -163,7 +160,6 @@ export type FormatterContent = z.infer<typeof FormatterFields>;
 export const FormatterOutput = FormatterFields.extend({ disclaimers: z.array(z.string().min(1)).min(1), ...Provenance.shape }).superRefine(traced);
 export type FormatterOutput = z.infer<typeof FormatterOutput>;
 
-const r1 = (n: number) => Number(n.toFixed(1));
 /** Lower-cases the first letter for use mid-sentence, except for "I" and acronyms ("LinkedIn" stays). */
 const lower = (s: string) => (/^(?!I\b)[A-Z](?![A-Z])/.test(s) && !/^[A-Z][a-z]+[A-Z]/.test(s) ? s.charAt(0).toLowerCase() + s.slice(1) : s);
 const sentence = (s: string) => {
@@ -173,7 +169,6 @@ const sentence = (s: string) => {
 /** A full sentence ("Your posture stands out (8.6/10).") as it is; a bare label ("posture") under a lead-in. */
 const asStatement = (lead: string, s: string) => (/[.!?]$/.test(s.trim()) ? s.trim() : `${lead}: ${lower(sentence(s))}`);
 const firstSentence = (s: string) => s.trim().split(/(?<=[.!?])\s+/)[0] ?? "";
-const list = (xs: string[]) => (xs.length <= 1 ? (xs[0] ?? "") : `${xs.slice(0, -1).join(", ")} and ${xs[xs.length - 1]}`);
 
 interface Area {
 	name: string;
@@ -414,14 +409,8 @@ export const formatter = defineAgent({
 		// The model never sees the attractiveness score: it is not to be put into words.
 		const { attractiveness_score: _hidden, ...aggregate } = input.aggregate;
 		const disclaimers = disclaimersFor({ emotion: input.flags.emotion_shown, biometric: input.flags.biometric });
-		const res = await deps.llm.generate({
-			agent: "formatter",
-			prompt: promptFor("formatter"),
-			variables: { aggregate, sections: input.sections, flags: input.flags, disclaimers },
-			schema: FormatterContent,
-			local: () => formatterRules(input)
-		});
-		return { ...res.output, disclaimers, ...provenanceOf(res) };
+		const out = await askLlm(deps, "formatter", { aggregate, sections: input.sections, flags: input.flags, disclaimers }, FormatterContent, () => formatterRules(input));
+		return { ...out, disclaimers };
 	}
 });
 

@@ -2,6 +2,7 @@ import { z } from "zod";
 import { defineAgent } from "./agent";
 import { consentRequired } from "./errors";
 import { VisionResult, type Keypoint, type KeypointName, type VisionBody } from "./providers/vision/types";
+import { argmax, centreWeight, clamp, mean, round } from "./shared";
 
 /**
  * posture: geometry on the subject's body keypoints from the shared vision pass (image
@@ -86,12 +87,9 @@ export interface PostureDeps {
 }
 
 type Pt = { x: number; y: number };
-const round = (n: number, d = 2) => Number(n.toFixed(d));
-const clamp = (n: number, lo: number, hi: number) => Math.min(hi, Math.max(lo, n));
 const deg = (rad: number) => (rad * 180) / Math.PI;
 const mid = (a: Pt, b: Pt): Pt => ({ x: (a.x + b.x) / 2, y: (a.y + b.y) / 2 });
 const dist = (a: Pt, b: Pt) => Math.hypot(a.x - b.x, a.y - b.y);
-const mean = (xs: number[]) => xs.reduce((s, x) => s + x, 0) / xs.length;
 /** 1 up to `ok`, falling linearly to 0 at `worst`. */
 const falloff = (v: number, ok: number, worst: number) => 1 - clamp((v - ok) / (worst - ok), 0, 1);
 
@@ -198,19 +196,8 @@ export function postureConfidence(body: VisionBody): number {
 
 /** The subject: the largest body box, weighted toward the centre (as for faces) and by its detection score. */
 export function subjectBody(bodies: readonly VisionBody[], width: number, height: number): VisionBody | null {
-	let best: VisionBody | null = null;
-	let bestScore = -1;
-	const half = Math.hypot(width / 2, height / 2) || 1;
-	for (const b of bodies) {
-		const [x, y, w, h] = b.box;
-		const off = clamp(Math.hypot(x + w / 2 - width / 2, y + h / 2 - height / 2) / half, 0, 1);
-		const prominence = w * h * (1 - 0.5 * off) * (b.score || 0.01);
-		if (prominence > bestScore) {
-			best = b;
-			bestScore = prominence;
-		}
-	}
-	return best;
+	const i = argmax(bodies, b => b.box[2] * b.box[3] * centreWeight(b.box, width, height) * (b.score || 0.01));
+	return i === null ? null : bodies[i];
 }
 
 export const posture = defineAgent({

@@ -1,7 +1,7 @@
 import { z } from "zod";
 import { defineAgent } from "./agent";
-import { DIMENSIONS, DIMENSION_INFO, Provenance, provenanceOf, type Dimension, type LlmDeps } from "./fixit";
-import { promptFor } from "./prompts";
+import { AnalysisScores, DIMENSIONS, DIMENSION_INFO, type Dimension } from "./fixit";
+import { askLlm, mean, Provenance, r1, type LlmDeps } from "./shared";
 
 /**
  * reverse_analysis: "I want to look more confident" → what to change, what to avoid and a
@@ -194,21 +194,8 @@ export const GOAL_RULES: Record<GoalKey, GoalRule> = {
 const GOAL_ORDER = GOAL_KEYS.filter(k => k !== "general");
 const UNSAFE = /\b(surg\w*|botox|fillers?|inject\w*|cosmetic|lose weight|weight loss|diet\w*|slim\w*|ugly|fat|skinny)\b/i;
 
-const Score = z.number().min(0).max(10);
-
 export const RecentAnalysis = z.object({
-	scores: z
-		.object({
-			overall: Score.nullish(),
-			posture: Score.nullish(),
-			expression: Score.nullish(),
-			style: Score.nullish(),
-			presence: Score.nullish(),
-			photo_quality: Score.nullish(),
-			bio: Score.nullish(),
-			social: Score.nullish()
-		})
-		.default({}),
+	scores: AnalysisScores,
 	tags: z.array(z.string().trim().min(1).max(60)).max(20).default([]),
 	tips: z.array(z.string().trim().min(1).max(500)).max(20).default([]),
 	timestamp: z.string().max(64).optional()
@@ -237,8 +224,6 @@ export type ReverseContent = z.infer<typeof ReverseContent>;
 export const ReverseOutput = ReverseContent.extend(Provenance.shape);
 export type ReverseOutput = z.infer<typeof ReverseOutput>;
 
-const r1 = (n: number) => Number(n.toFixed(1));
-
 /** Goals the text names, most keyword hits first (ties: the one named first), at most two; "general" when none. */
 export function matchGoals(goal: string, minor = false): GoalKey[] {
 	const hits = GOAL_ORDER.map(key => {
@@ -257,7 +242,7 @@ export function averages(recent: readonly RecentAnalysis[]): Partial<Record<Dime
 	const out: Partial<Record<Dimension, number>> = {};
 	for (const d of DIMENSIONS) {
 		const xs = recent.map(a => a.scores[d]).filter((s): s is number => typeof s === "number");
-		if (xs.length) out[d] = r1(xs.reduce((s, x) => s + x, 0) / xs.length);
+		if (xs.length) out[d] = r1(mean(xs));
 	}
 	return out;
 }
@@ -356,14 +341,8 @@ export const reverseAnalysis = defineAgent({
 	input: ReverseInput,
 	output: ReverseOutput,
 	async run(input: ReverseInput, deps: LlmDeps): Promise<z.input<typeof ReverseOutput>> {
-		const res = await deps.llm.generate({
-			agent: "reverse_analysis",
-			prompt: promptFor("reverse_analysis"),
-			variables: { goal: input.goal, recent_analyses: input.recent_analyses, minor: input.minor },
-			schema: ReverseContent,
-			local: () => reverseRules(input)
-		});
-		return { ...res.output, ...provenanceOf(res) };
+		const variables = { goal: input.goal, recent_analyses: input.recent_analyses, minor: input.minor };
+		return askLlm(deps, "reverse_analysis", variables, ReverseContent, () => reverseRules(input));
 	}
 });
 

@@ -1,7 +1,6 @@
 import { z } from "zod";
 import { defineAgent } from "./agent";
-import { Provenance, provenanceOf, type LlmDeps } from "./fixit";
-import { promptFor } from "./prompts";
+import { askLlm, clamp, list, Provenance, r1, round, sentenceCount, topKey, type LlmDeps } from "./shared";
 
 /**
  * social_perception: the first impression one photo likely gives, from the vision summary
@@ -144,7 +143,6 @@ export const SocialInput = z.object({
 export type SocialInput = z.infer<typeof SocialInput>;
 
 const Component = z.number().min(0).max(10).nullable();
-const sentenceCount = (s: string) => s.split(/(?<=[.!?])\s+/).filter(x => x.trim()).length;
 
 export const SocialContent = z.object({
 	summary_text: z
@@ -162,9 +160,7 @@ export type SocialContent = z.infer<typeof SocialContent>;
 export const SocialOutput = SocialContent.extend(Provenance.shape);
 export type SocialOutput = z.infer<typeof SocialOutput>;
 
-const r1 = (n: number) => Number(n.toFixed(1));
-const r2 = (n: number) => Number(n.toFixed(2));
-const clamp = (n: number, lo: number, hi: number) => Math.min(hi, Math.max(lo, n));
+const r2 = (n: number) => round(n, 2);
 
 function subjectFace(input: SocialInput) {
 	return input.faces.find(f => f.is_subject) ?? input.faces[0] ?? null;
@@ -172,14 +168,7 @@ function subjectFace(input: SocialInput) {
 
 /** The dominant expression: the highest of the distribution, else the face's own label. */
 function dominant(face: SocialInput["faces"][number]): string {
-	let best = face.expression.toLowerCase();
-	let p = -1;
-	for (const [k, v] of Object.entries(face.emotions))
-		if (v > p) {
-			best = k.toLowerCase();
-			p = v;
-		}
-	return best;
+	return (topKey(face.emotions) ?? face.expression).toLowerCase();
 }
 
 /** The 0–10 components that could be measured (null otherwise). */
@@ -251,8 +240,6 @@ export function socialTags(input: SocialInput): string[] {
 	return sourcedTags(input).map(t => t.tag);
 }
 
-const list = (xs: string[]) => (xs.length <= 1 ? (xs[0] ?? "") : `${xs.slice(0, -1).join(", ")} and ${xs[xs.length - 1]}`);
-
 /** 2–3 sentences: the impression, then posture and setting, then the easiest lift. */
 export function socialSummary(input: SocialInput, comps: SocialContent["components"]): string {
 	const sourced = sourcedTags(input);
@@ -311,14 +298,8 @@ export const socialPerception = defineAgent({
 	input: SocialInput,
 	output: SocialOutput,
 	async run(input: SocialInput, deps: LlmDeps): Promise<z.input<typeof SocialOutput>> {
-		const res = await deps.llm.generate({
-			agent: "social_perception",
-			prompt: promptFor("social_perception"),
-			variables: { faces: input.faces, posture: input.posture, fashion: input.fashion, quality: input.quality, objects: input.objects, minor: input.minor },
-			schema: SocialContent,
-			local: () => socialRules(input)
-		});
-		return { ...res.output, ...provenanceOf(res) };
+		const variables = { faces: input.faces, posture: input.posture, fashion: input.fashion, quality: input.quality, objects: input.objects, minor: input.minor };
+		return askLlm(deps, "social_perception", variables, SocialContent, () => socialRules(input));
 	}
 });
 

@@ -1,8 +1,7 @@
 import { z } from "zod";
 import { defineAgent } from "./agent";
-import { list, normaliseTags, readBio, TONE_WORDS } from "./bio";
-import { promptFor } from "./prompts";
-import type { LlmProvider } from "./providers/llm/types";
+import { normaliseTags, readBio, TONE_WORDS } from "./bio";
+import { askLlm, list, mean, Provenance, type LlmDeps } from "./shared";
 import { extractFeatures, type TextFeatures } from "./text/features";
 
 /**
@@ -100,18 +99,13 @@ export const VibeOutput = z.strictObject({
 	...VibeAnswer.shape,
 	/** The inputs the reading used. */
 	sources: z.array(z.enum(["bio", "vision", "perceptions"])),
-	provider: z.string(),
-	model: z.string(),
-	prompt_version: z.string()
+	...Provenance.shape
 });
 export type VibeOutput = z.infer<typeof VibeOutput>;
 
-export interface VibeDeps {
-	llm: LlmProvider;
-}
+export type VibeDeps = LlmDeps;
 
 const clamp = (n: number, lo = 0, hi = 100) => Math.min(hi, Math.max(lo, n));
-const mean = (xs: number[]) => xs.reduce((s, x) => s + x, 0) / xs.length;
 const present = <T>(x: T | null | undefined): x is T => x !== null && x !== undefined;
 
 export function bioPart(f: TextFeatures): number {
@@ -242,27 +236,15 @@ export const vibeAnalysis = defineAgent({
 	async run(input: VibeInput, deps: VibeDeps): Promise<VibeOutput> {
 		const features = input.bio_text ? extractFeatures(input.bio_text) : null;
 		const sources = [...(input.bio_text ? ["bio" as const] : []), ...(input.vision_summary ? ["vision" as const] : []), ...(input.recent_perceptions?.length ? ["perceptions" as const] : [])];
-		const res = await deps.llm.generate({
-			agent: "vibe_analysis",
-			prompt: promptFor("vibe_analysis"),
-			variables: {
-				bio_text: input.bio_text ?? null,
-				bio_features: features,
-				vision_summary: input.vision_summary ?? null,
-				recent_perceptions: (input.recent_perceptions ?? []).slice(0, 5)
-			},
-			schema: VibeAnswer,
-			local: () => readVibe(input, features)
-		});
-		const tags = normaliseTags(res.output.vibe_tags).slice(0, VIBE_RULES.maxTags);
-		return {
-			...res.output,
-			vibe_tags: tags.length >= VIBE_RULES.minTags ? tags : res.output.vibe_tags,
-			sources,
-			provider: res.provider,
-			model: res.model,
-			prompt_version: res.prompt_version
+		const variables = {
+			bio_text: input.bio_text ?? null,
+			bio_features: features,
+			vision_summary: input.vision_summary ?? null,
+			recent_perceptions: (input.recent_perceptions ?? []).slice(0, 5)
 		};
+		const out = await askLlm(deps, "vibe_analysis", variables, VibeAnswer, () => readVibe(input, features));
+		const tags = normaliseTags(out.vibe_tags).slice(0, VIBE_RULES.maxTags);
+		return { ...out, vibe_tags: tags.length >= VIBE_RULES.minTags ? tags : out.vibe_tags, sources };
 	}
 });
 

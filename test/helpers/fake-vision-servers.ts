@@ -1,7 +1,9 @@
 import { randomBytes, randomUUID } from "node:crypto";
-import { createServer, type IncomingHttpHeaders, type IncomingMessage, type Server, type ServerResponse } from "node:http";
-import type { AddressInfo } from "node:net";
+import type { IncomingHttpHeaders, ServerResponse } from "node:http";
 import sharp from "sharp";
+import { assistantMessage, chatCompletion, openaiError, openaiRejected, openaiScriptedError, recordJson, send, startScriptedServer, validJsonSchemaFormat, type FakeServer, type RecordedRequest, type ScriptedReply } from "./fake-http";
+
+export type { FakeServer, RecordedRequest, ScriptedReply } from "./fake-http";
 
 /**
  * Local stand-ins for the remote vision APIs, speaking their real wire formats on 127.0.0.1
@@ -14,91 +16,6 @@ import sharp from "sharp";
  * the next replies (an error status, a Retry-After, a delay past the client's timeout,
  * malformed JSON, a given model message) and read every request it received.
  */
-
-export interface RecordedRequest {
-	method: string;
-	path: string;
-	headers: IncomingHttpHeaders;
-	/** The body as received (latin1), to search for leaked secrets. */
-	rawBody: string;
-	/** Face++: the form fields (file fields as their text). */
-	fields?: Record<string, string>;
-	/** OpenAI: the parsed JSON body. */
-	json?: any;
-}
-
-export interface ScriptedReply {
-	/** Wait this long before answering (a slow provider). */
-	delayMs?: number;
-	status?: number;
-	headers?: Record<string, string>;
-	/** Answer this JSON instead of the protocol's own reply. */
-	json?: unknown;
-	/** Answer this raw text (e.g. malformed JSON) instead of the protocol's own reply. */
-	text?: string;
-	/** OpenAI: the assistant message content to answer with (a valid completion around it). */
-	content?: string | ((req: RecordedRequest) => string);
-	/** OpenAI: answer a refusal instead of content. */
-	refusal?: string;
-}
-
-export interface FakeServer {
-	url: string;
-	requests: RecordedRequest[];
-	/** Queue replies for the next requests; when the queue is empty the server answers as the real API. */
-	script(...replies: ScriptedReply[]): void;
-	/** Replies still queued. */
-	pending(): number;
-	reset(): void;
-	close(): Promise<void>;
-}
-
-function readBody(req: IncomingMessage): Promise<Buffer> {
-	return new Promise((resolve, reject) => {
-		const chunks: Buffer[] = [];
-		req.on("data", c => chunks.push(c as Buffer));
-		req.on("end", () => resolve(Buffer.concat(chunks)));
-		req.on("error", reject);
-	});
-}
-
-/** Waits, but no longer than the client stays connected (a timed-out client ends the wait). */
-const delay = (ms: number, res: ServerResponse) =>
-	new Promise<void>(resolve => {
-		const t = setTimeout(resolve, ms);
-		res.once("close", () => {
-			clearTimeout(t);
-			resolve();
-		});
-	});
-
-function send(res: ServerResponse, status: number, body: string, headers: Record<string, string> = {}) {
-	if (res.destroyed || res.writableEnded) return;
-	try {
-		res.writeHead(status, { "content-type": "application/json; charset=utf-8", ...headers });
-		res.end(body);
-	} catch {
-		/* the client went away (it timed out) */
-	}
-}
-
-async function startServer(handle: (req: IncomingMessage, res: ServerResponse, body: Buffer) => Promise<void>): Promise<{ server: Server; url: string }> {
-	const server = createServer((req, res) => {
-		readBody(req)
-			.then(body => handle(req, res, body))
-			.catch(err => send(res, 500, JSON.stringify({ error: String(err) })));
-	});
-	await new Promise<void>(resolve => server.listen(0, "127.0.0.1", resolve));
-	return { server, url: `http://127.0.0.1:${(server.address() as AddressInfo).port}` };
-}
-
-function closer(server: Server) {
-	return () =>
-		new Promise<void>(resolve => {
-			server.closeAllConnections();
-			server.close(() => resolve());
-		});
-}
 
 /** Decodes a body as a web form (multipart or urlencoded), as the real APIs accept both. */
 async function formFields(headers: IncomingHttpHeaders, body: Buffer): Promise<Record<string, string> | null> {
@@ -146,99 +63,85 @@ export interface FakeFacepp extends FakeServer {
 const FACEPP_ATTRIBUTES = new Set(["gender", "age", "smiling", "headpose", "facequality", "blur", "eyestatus", "emotion", "ethnicity", "beauty", "mouthstatus", "eyegaze", "skinstatus", "none"]);
 
 export async function startFakeFacepp(creds: { apiKey: string; apiSecret: string }, faces: FakeFaceppFace[] = [DEFAULT_FACEPP_FACE]): Promise<FakeFacepp> {
-	const queue: ScriptedReply[] = [];
-	const requests: RecordedRequest[] = [];
 	const state = { faces, lastImage: null as { width: number; height: number } | null };
 	const requestId = () => `${Date.now()},${randomUUID()}`;
 	const error = (res: ServerResponse, status: number, message: string, headers?: Record<string, string>) =>
 		send(res, status, JSON.stringify({ time_used: 0, error_message: message, request_id: requestId() }), headers);
 
-	const { server, url } = await startServer(async (req, res, body) => {
-		const fields = (await formFields(req.headers, body)) ?? undefined;
-		const rec: RecordedRequest = { method: req.method ?? "", path: req.url ?? "", headers: req.headers, rawBody: body.toString("latin1"), fields };
-		requests.push(rec);
-		const scripted = queue.shift();
-		if (scripted?.delayMs) await delay(scripted.delayMs, res);
-		if (scripted?.text !== undefined) return send(res, scripted.status ?? 200, scripted.text, scripted.headers);
-		if (scripted?.json !== undefined) return send(res, scripted.status ?? 200, JSON.stringify(scripted.json), scripted.headers);
-		if (scripted?.status && scripted.status !== 200) {
-			const msg = scripted.status === 429 ? "CONCURRENCY_LIMIT_EXCEEDED" : scripted.status >= 500 ? "INTERNAL_ERROR" : "BAD_ARGUMENTS";
-			return error(res, scripted.status, msg, scripted.headers);
-		}
-
-		// The real service from here on.
-		if (req.method !== "POST") return error(res, 404, "API_NOT_FOUND");
-		if (!fields) return error(res, 400, "MISSING_ARGUMENTS: api_key");
-		if (!fields.api_key) return error(res, 400, "MISSING_ARGUMENTS: api_key");
-		if (!fields.api_secret) return error(res, 400, "MISSING_ARGUMENTS: api_secret");
-		if (fields.api_key !== creds.apiKey || fields.api_secret !== creds.apiSecret) return error(res, 401, "AUTHENTICATION_ERROR");
-		const b64 = fields.image_base64;
-		if (!b64 && !fields.image_url && !fields.image_file) return error(res, 400, "MISSING_ARGUMENTS: image_url, image_file, image_base64");
-		if (!b64) return error(res, 400, "BAD_ARGUMENTS: image_base64 expected by this fake");
-		const bytes = Buffer.from(b64, "base64");
-		if (bytes.length > 2 * 1024 * 1024) return error(res, 400, "IMAGE_FILE_TOO_LARGE");
-		let meta: Awaited<ReturnType<ReturnType<typeof sharp>["metadata"]>>;
-		try {
-			meta = await sharp(bytes).metadata();
-		} catch {
-			return error(res, 400, "IMAGE_ERROR_UNSUPPORTED_FORMAT: image_base64");
-		}
-		const W = meta.width ?? 0;
-		const H = meta.height ?? 0;
-		if (W < 48 || H < 48 || W > 4096 || H > 4096) return error(res, 400, "INVALID_IMAGE_SIZE: image_base64");
-		state.lastImage = { width: W, height: H };
-		const attrs = (fields.return_attributes ?? "none").split(",").map(s => s.trim()).filter(Boolean);
-		const bad = attrs.find(a => !FACEPP_ATTRIBUTES.has(a));
-		if (bad) return error(res, 400, `BAD_ARGUMENTS: return_attributes`);
-		const landmark = fields.return_landmark === "1" || fields.return_landmark === "2";
-
-		const out = state.faces.map((f, i) => {
-			const r = { left: Math.round(f.rect.left * W), top: Math.round(f.rect.top * H), width: Math.round(f.rect.width * W), height: Math.round(f.rect.height * H) };
-			const at = (fx: number, fy: number) => ({ x: Math.round(r.left + r.width * fx), y: Math.round(r.top + r.height * fy) });
-			const face: Record<string, unknown> = { face_token: randomBytes(16).toString("hex"), face_rectangle: r };
-			if (landmark) {
-				// Face++ names eyes from the viewer's side: left_eye_* is the one on the image's left.
-				face.landmark = {
-					left_eye_center: at(0.3, 0.4),
-					left_eye_pupil: at(0.3, 0.4),
-					right_eye_center: at(0.7, 0.4),
-					right_eye_pupil: at(0.7, 0.4),
-					nose_tip: at(0.5, 0.6),
-					nose_left: at(0.42, 0.62),
-					nose_right: at(0.58, 0.62),
-					mouth_left_corner: at(0.36, 0.78),
-					mouth_right_corner: at(0.64, 0.78),
-					contour_chin: at(0.5, 1)
-				};
+	const fake = await startScriptedServer<ScriptedReply, RecordedRequest>({
+		record: async (req, body) => ({
+			method: req.method ?? "",
+			path: req.url ?? "",
+			headers: req.headers,
+			rawBody: body.toString("latin1"),
+			fields: (await formFields(req.headers, body)) ?? undefined
+		}),
+		scriptedError: (res, status, headers) => error(res, status, status === 429 ? "CONCURRENCY_LIMIT_EXCEEDED" : status >= 500 ? "INTERNAL_ERROR" : "BAD_ARGUMENTS", headers),
+		handle: async (req, res, { fields }, scripted) => {
+			// The real service from here on.
+			if (req.method !== "POST") return error(res, 404, "API_NOT_FOUND");
+			if (!fields) return error(res, 400, "MISSING_ARGUMENTS: api_key");
+			if (!fields.api_key) return error(res, 400, "MISSING_ARGUMENTS: api_key");
+			if (!fields.api_secret) return error(res, 400, "MISSING_ARGUMENTS: api_secret");
+			if (fields.api_key !== creds.apiKey || fields.api_secret !== creds.apiSecret) return error(res, 401, "AUTHENTICATION_ERROR");
+			const b64 = fields.image_base64;
+			if (!b64 && !fields.image_url && !fields.image_file) return error(res, 400, "MISSING_ARGUMENTS: image_url, image_file, image_base64");
+			if (!b64) return error(res, 400, "BAD_ARGUMENTS: image_base64 expected by this fake");
+			const bytes = Buffer.from(b64, "base64");
+			if (bytes.length > 2 * 1024 * 1024) return error(res, 400, "IMAGE_FILE_TOO_LARGE");
+			let meta: Awaited<ReturnType<ReturnType<typeof sharp>["metadata"]>>;
+			try {
+				meta = await sharp(bytes).metadata();
+			} catch {
+				return error(res, 400, "IMAGE_ERROR_UNSUPPORTED_FORMAT: image_base64");
 			}
-			// Attributes only for the five largest faces, as the real API does.
-			if (i < 5 && attrs.length && !attrs.includes("none")) {
-				const a: Record<string, unknown> = {};
-				if (attrs.includes("gender")) a.gender = { value: f.gender ?? "Male" };
-				if (attrs.includes("age")) a.age = { value: f.age ?? 30 };
-				if (attrs.includes("emotion")) a.emotion = { anger: 0, disgust: 0, fear: 0, happiness: 0, neutral: 100, sadness: 0, surprise: 0, ...f.emotion };
-				if (attrs.includes("headpose")) a.headpose = f.headpose ?? { yaw_angle: 0, pitch_angle: 0, roll_angle: 0 };
-				if (attrs.includes("beauty")) a.beauty = { male_score: 70.1, female_score: 72.4 };
-				if (attrs.includes("blur")) a.blur = { blurness: { threshold: 50, value: 1.2 }, motionblur: { threshold: 50, value: 1.2 }, gaussianblur: { threshold: 50, value: 1.2 } };
-				if (attrs.includes("facequality")) a.facequality = { threshold: 70.1, value: 88.2 };
-				face.attributes = a;
-			}
-			return face;
-		});
-		send(res, 200, JSON.stringify({ image_id: randomBytes(12).toString("base64"), request_id: requestId(), time_used: 87, faces: out, face_num: out.length }), scripted?.headers);
+			const W = meta.width ?? 0;
+			const H = meta.height ?? 0;
+			if (W < 48 || H < 48 || W > 4096 || H > 4096) return error(res, 400, "INVALID_IMAGE_SIZE: image_base64");
+			state.lastImage = { width: W, height: H };
+			const attrs = (fields.return_attributes ?? "none").split(",").map(s => s.trim()).filter(Boolean);
+			const bad = attrs.find(a => !FACEPP_ATTRIBUTES.has(a));
+			if (bad) return error(res, 400, `BAD_ARGUMENTS: return_attributes`);
+			const landmark = fields.return_landmark === "1" || fields.return_landmark === "2";
+
+			const out = state.faces.map((f, i) => {
+				const r = { left: Math.round(f.rect.left * W), top: Math.round(f.rect.top * H), width: Math.round(f.rect.width * W), height: Math.round(f.rect.height * H) };
+				const at = (fx: number, fy: number) => ({ x: Math.round(r.left + r.width * fx), y: Math.round(r.top + r.height * fy) });
+				const face: Record<string, unknown> = { face_token: randomBytes(16).toString("hex"), face_rectangle: r };
+				if (landmark) {
+					// Face++ names eyes from the viewer's side: left_eye_* is the one on the image's left.
+					face.landmark = {
+						left_eye_center: at(0.3, 0.4),
+						left_eye_pupil: at(0.3, 0.4),
+						right_eye_center: at(0.7, 0.4),
+						right_eye_pupil: at(0.7, 0.4),
+						nose_tip: at(0.5, 0.6),
+						nose_left: at(0.42, 0.62),
+						nose_right: at(0.58, 0.62),
+						mouth_left_corner: at(0.36, 0.78),
+						mouth_right_corner: at(0.64, 0.78),
+						contour_chin: at(0.5, 1)
+					};
+				}
+				// Attributes only for the five largest faces, as the real API does.
+				if (i < 5 && attrs.length && !attrs.includes("none")) {
+					const a: Record<string, unknown> = {};
+					if (attrs.includes("gender")) a.gender = { value: f.gender ?? "Male" };
+					if (attrs.includes("age")) a.age = { value: f.age ?? 30 };
+					if (attrs.includes("emotion")) a.emotion = { anger: 0, disgust: 0, fear: 0, happiness: 0, neutral: 100, sadness: 0, surprise: 0, ...f.emotion };
+					if (attrs.includes("headpose")) a.headpose = f.headpose ?? { yaw_angle: 0, pitch_angle: 0, roll_angle: 0 };
+					if (attrs.includes("beauty")) a.beauty = { male_score: 70.1, female_score: 72.4 };
+					if (attrs.includes("blur")) a.blur = { blurness: { threshold: 50, value: 1.2 }, motionblur: { threshold: 50, value: 1.2 }, gaussianblur: { threshold: 50, value: 1.2 } };
+					if (attrs.includes("facequality")) a.facequality = { threshold: 70.1, value: 88.2 };
+					face.attributes = a;
+				}
+				return face;
+			});
+			send(res, 200, JSON.stringify({ image_id: randomBytes(12).toString("base64"), request_id: requestId(), time_used: 87, faces: out, face_num: out.length }), scripted?.headers);
+		}
 	});
 
-	return Object.assign(state, {
-		url: `${url}/facepp/v3/detect`,
-		requests,
-		script: (...r: ScriptedReply[]) => void queue.push(...r),
-		pending: () => queue.length,
-		reset: () => {
-			queue.length = 0;
-			requests.length = 0;
-		},
-		close: closer(server)
-	});
+	return Object.assign(state, { ...fake, url: `${fake.url}/facepp/v3/detect` });
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -285,87 +188,38 @@ export function validModelAnswer(req: RecordedRequest): string {
 }
 
 export async function startFakeOpenAI(creds: { apiKey: string }, model = "gpt-4o-mini-2024-07-18"): Promise<FakeOpenAI> {
-	const queue: ScriptedReply[] = [];
-	const requests: RecordedRequest[] = [];
 	const state = { answer: validModelAnswer as (req: RecordedRequest) => string };
-	const error = (res: ServerResponse, status: number, message: string, type: string, code: string | null, headers?: Record<string, string>) =>
-		send(res, status, JSON.stringify({ error: { message, type, param: null, code } }), headers);
+	const error = (res: ServerResponse, status: number, message: string, type: string, code: string | null) => openaiError(res, status, message, type, code);
 
-	const { server, url } = await startServer(async (req, res, body) => {
-		let json: any;
-		try {
-			json = JSON.parse(body.toString("utf8"));
-		} catch {
-			json = undefined;
-		}
-		const rec: RecordedRequest = { method: req.method ?? "", path: req.url ?? "", headers: req.headers, rawBody: body.toString("latin1"), json };
-		requests.push(rec);
-		const scripted = queue.shift();
-		if (scripted?.delayMs) await delay(scripted.delayMs, res);
-		if (scripted?.text !== undefined) return send(res, scripted.status ?? 200, scripted.text, scripted.headers);
-		if (scripted?.json !== undefined) return send(res, scripted.status ?? 200, JSON.stringify(scripted.json), scripted.headers);
-		if (scripted?.status && scripted.status !== 200) {
-			if (scripted.status === 429) return error(res, 429, "Rate limit reached for requests", "requests", "rate_limit_exceeded", scripted.headers);
-			return error(res, scripted.status, "The server had an error while processing your request.", "server_error", null, scripted.headers);
-		}
-
-		// The real API from here on.
-		if (req.method !== "POST" || req.url !== "/v1/chat/completions") return error(res, 404, `Unknown request URL: ${req.method} ${req.url}`, "invalid_request_error", "unknown_url");
-		const auth = req.headers.authorization ?? "";
-		if (auth !== `Bearer ${creds.apiKey}`) {
-			// The real message quotes the key it was given: the client must not pass it on.
-			return error(res, 401, `Incorrect API key provided: ${auth.replace(/^Bearer /, "")}. You can find your API key at https://platform.openai.com/account/api-keys.`, "invalid_request_error", "invalid_api_key");
-		}
-		if (!json) return error(res, 400, "We could not parse the JSON body of your request.", "invalid_request_error", null);
-		if (typeof json.model !== "string" || !json.model) return error(res, 400, "you must provide a model parameter", "invalid_request_error", null);
-		if (!Array.isArray(json.messages) || !json.messages.length) return error(res, 400, "Missing required parameter: 'messages'.", "invalid_request_error", "missing_required_parameter");
-		const images = json.messages.flatMap((m: any) => (Array.isArray(m.content) ? m.content : [])).filter((p: any) => p?.type === "image_url");
-		if (!images.length || !images.every((p: any) => /^data:image\/(jpeg|png|webp|gif);base64,/.test(p.image_url?.url ?? ""))) {
-			return error(res, 400, "Invalid image_url: expected a data URL or an https URL.", "invalid_request_error", "invalid_image_url");
-		}
-		try {
-			await sharp(Buffer.from(images[0].image_url.url.replace(/^data:[^,]+,/, ""), "base64")).metadata();
-		} catch {
-			return error(res, 400, "You uploaded an unsupported image. Please make sure your image is valid.", "invalid_request_error", "invalid_image_format");
-		}
-		const rf = json.response_format;
-		if (rf && rf.type === "json_schema") {
-			const s = rf.json_schema;
-			if (!s?.name || !/^[A-Za-z0-9_-]{1,64}$/.test(s.name) || typeof s.schema !== "object") {
-				return error(res, 400, "Invalid 'response_format.json_schema'.", "invalid_request_error", "invalid_value");
+	const fake = await startScriptedServer<ScriptedReply, RecordedRequest>({
+		record: recordJson,
+		scriptedError: openaiScriptedError,
+		handle: async (req, res, rec, scripted) => {
+			// The real API from here on.
+			const json = rec.json;
+			if (openaiRejected(req, res, json, creds.apiKey)) return;
+			if (!Array.isArray(json.messages) || !json.messages.length) return error(res, 400, "Missing required parameter: 'messages'.", "invalid_request_error", "missing_required_parameter");
+			const images = json.messages.flatMap((m: any) => (Array.isArray(m.content) ? m.content : [])).filter((p: any) => p?.type === "image_url");
+			if (!images.length || !images.every((p: any) => /^data:image\/(jpeg|png|webp|gif);base64,/.test(p.image_url?.url ?? ""))) {
+				return error(res, 400, "Invalid image_url: expected a data URL or an https URL.", "invalid_request_error", "invalid_image_url");
 			}
-			if (s.strict === true && s.schema.additionalProperties !== false) {
-				return error(res, 400, "Invalid schema for response_format: 'additionalProperties' is required to be supplied and to be false.", "invalid_request_error", "invalid_json_schema");
+			try {
+				await sharp(Buffer.from(images[0].image_url.url.replace(/^data:[^,]+,/, ""), "base64")).metadata();
+			} catch {
+				return error(res, 400, "You uploaded an unsupported image. Please make sure your image is valid.", "invalid_request_error", "invalid_image_format");
 			}
+			const rf = json.response_format;
+			if (rf && rf.type === "json_schema") {
+				const s = rf.json_schema;
+				if (!validJsonSchemaFormat(s)) return error(res, 400, "Invalid 'response_format.json_schema'.", "invalid_request_error", "invalid_value");
+				if (s.strict === true && s.schema.additionalProperties !== false) {
+					return error(res, 400, "Invalid schema for response_format: 'additionalProperties' is required to be supplied and to be false.", "invalid_request_error", "invalid_json_schema");
+				}
+			}
+			const message = { ...assistantMessage(scripted, rec, state.answer), annotations: [] };
+			send(res, 200, chatCompletion(model, message, { usage: { prompt_tokens: 1200, completion_tokens: 180, total_tokens: 1380 }, system_fingerprint: "fp_fake" }), scripted?.headers);
 		}
-		const refusal = scripted?.refusal ?? null;
-		const content = refusal ? null : typeof scripted?.content === "function" ? scripted.content(rec) : (scripted?.content ?? state.answer(rec));
-		send(
-			res,
-			200,
-			JSON.stringify({
-				id: `chatcmpl-${randomBytes(12).toString("hex")}`,
-				object: "chat.completion",
-				created: Math.floor(Date.now() / 1000),
-				model,
-				choices: [{ index: 0, message: { role: "assistant", content, refusal, annotations: [] }, logprobs: null, finish_reason: "stop" }],
-				usage: { prompt_tokens: 1200, completion_tokens: 180, total_tokens: 1380 },
-				system_fingerprint: "fp_fake"
-			}),
-			scripted?.headers
-		);
 	});
 
-	return Object.assign(state, {
-		url,
-		baseUrl: `${url}/v1`,
-		requests,
-		script: (...r: ScriptedReply[]) => void queue.push(...r),
-		pending: () => queue.length,
-		reset: () => {
-			queue.length = 0;
-			requests.length = 0;
-		},
-		close: closer(server)
-	});
+	return Object.assign(state, { ...fake, baseUrl: `${fake.url}/v1` });
 }

@@ -2,15 +2,14 @@ import { randomBytes } from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
 import sharp from "sharp";
-import { http, startNode, type Http, type HttpResult, type TestNode } from "../helpers/node";
-import { registerUser } from "../factories/users";
+import { expectError as expectErrorFormat, newUser as registerMediaUser, presign as presignUpload, startMediaNode, type User } from "../helpers/media";
+import type { Http, HttpResult, TestNode } from "../helpers/node";
 import {
 	HTML,
 	POLYGLOT_SCRIPT,
 	SVG,
 	fetchUrl,
 	filesUnder,
-	freePort,
 	jpeg,
 	png,
 	pngBomb,
@@ -23,26 +22,12 @@ import {
 } from "../factories/images";
 import { UrlSigner } from "../../lib/signing";
 
-const SERVICES = ["api", "users", "auth", "storage", "media"];
 const MB = 1024 * 1024;
 
 function expectError(res: HttpResult | Sent, status: number | number[], code?: string) {
-	const statuses = Array.isArray(status) ? status : [status];
-	expect(statuses).toContain(res.status);
-	expect(res.body).toEqual({
-		error: expect.any(String),
-		error_code: code ?? expect.any(String),
-		details: expect.any(Object),
-		timestamp: expect.any(String),
-		detail: expect.any(String)
-	});
+	expectErrorFormat(res, status, code);
 	// Never a stack trace or a path of ours in an error.
 	expect(JSON.stringify(res.body)).not.toMatch(/at .*\.(ts|js):\d+|\/work\/|node_modules/);
-}
-
-interface User {
-	id: string;
-	token: string;
 }
 
 /**
@@ -56,30 +41,17 @@ describe("hostile media", () => {
 	let base: string;
 	let mediaRoot: string;
 
-	async function newUser(): Promise<User> {
-		const u = await registerUser(request);
-		const me = await request("GET", "/auth/me", { token: u.access_token });
-		return { id: me.body.id, token: u.access_token };
-	}
+	const newUser = () => registerMediaUser(request);
 
 	beforeAll(async () => {
-		const port = await freePort();
-		base = `http://127.0.0.1:${port}`;
-		node = await startNode({
-			services: SERVICES,
-			env: {
-				PORT: String(port),
-				PUBLIC_URL: base,
-				RATE_LIMITS: "upload=1000/60,auth=1000/60,default=10000/60",
-				MAX_UPLOAD_MB: "1",
-				VIDEO_MAX_DURATION_S: "1",
-				VIDEO_KEYFRAMES: "2",
-				MEDIA_QUOTA_COUNT: "2",
-				MEDIA_QUOTA_MB: "1",
-				PRESIGN_TTL_S: "10"
-			}
-		});
-		request = http(node.url);
+		({ node, request, base } = await startMediaNode({
+			MAX_UPLOAD_MB: "1",
+			VIDEO_MAX_DURATION_S: "1",
+			VIDEO_KEYFRAMES: "2",
+			MEDIA_QUOTA_COUNT: "2",
+			MEDIA_QUOTA_MB: "1",
+			PRESIGN_TTL_S: "10"
+		}));
 		mediaRoot = path.join(node.dataDir, "media");
 	});
 	afterAll(() => node.stop());
@@ -99,11 +71,7 @@ describe("hostile media", () => {
 		return res;
 	}
 
-	async function presign(u: User, content_type = "image/jpeg", filename = "photo.jpg") {
-		const res = await request("POST", "/media/presign", { token: u.token, body: { filename, content_type } });
-		expect(res.status).toBe(200);
-		return res.body as { upload_url: string; key: string };
-	}
+	const presign = (u: User, content_type?: string, filename?: string) => presignUpload(request, u, content_type, filename);
 
 	/** presign → PUT → create with hostile bytes: the create is refused and the upload is gone afterwards. */
 	async function refusedViaPresign(u: User, bytes: Buffer, content_type: string, status: number | number[], code?: string) {

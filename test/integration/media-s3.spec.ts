@@ -2,9 +2,9 @@ import fs from "node:fs";
 import path from "node:path";
 import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
 import sharp from "sharp";
-import { http, startNode, tempDir, type Http, type HttpResult, type TestNode } from "../helpers/node";
-import { registerUser } from "../factories/users";
-import { EXIF_SECRETS, HTML, exifJpeg, fetchUrl, filesUnder, freePort, jpeg, png, putTo, truncated, uploadForm, video, webp, type Sent } from "../factories/images";
+import { expectError, newUser as registerMediaUser, presign as presignUpload, startMediaNode, type User } from "../helpers/media";
+import { tempDir, type Http, type TestNode } from "../helpers/node";
+import { EXIF_SECRETS, HTML, exifJpeg, fetchUrl, filesUnder, jpeg, png, putTo, truncated, uploadForm, video, webp } from "../factories/images";
 import { sha256 } from "../../lib/media/image";
 import { S3Storage } from "../../lib/storage/s3";
 
@@ -15,26 +15,9 @@ const S3rver = require("s3rver") as new (opts: Record<string, unknown>) => {
 	close(): Promise<void>;
 };
 
-const SERVICES = ["api", "users", "auth", "storage", "media"];
 const BUCKET = "lifemirror-test";
 const RECORD_FIELDS = ["id", "user_id", "media_type", "storage_url", "storage_key", "thumbnail_url", "keyframes", "size_bytes", "mime", "metadata", "created_at"];
 const MB = 1024 * 1024;
-
-function expectError(res: HttpResult | Sent, status: number | number[], code?: string) {
-	expect(Array.isArray(status) ? status : [status]).toContain(res.status);
-	expect(res.body).toEqual({
-		error: expect.any(String),
-		error_code: code ?? expect.any(String),
-		details: expect.any(Object),
-		timestamp: expect.any(String),
-		detail: expect.any(String)
-	});
-}
-
-interface User {
-	id: string;
-	token: string;
-}
 
 /**
  * The S3 provider against a real S3-compatible server (s3rver) on 127.0.0.1: presigned PUTs go
@@ -51,11 +34,7 @@ describe("media over HTTP, S3-compatible storage (s3rver)", () => {
 	let alice: User;
 	let bob: User;
 
-	async function newUser(): Promise<User> {
-		const u = await registerUser(request);
-		const me = await request("GET", "/auth/me", { token: u.access_token });
-		return { id: me.body.id, token: u.access_token };
-	}
+	const newUser = () => registerMediaUser(request);
 
 	/** Every key in the bucket under a prefix, read with our own client (not the code under test). */
 	async function bucketKeys(prefix = ""): Promise<string[]> {
@@ -70,27 +49,18 @@ describe("media over HTTP, S3-compatible storage (s3rver)", () => {
 		endpoint = `http://127.0.0.1:${addr.port}`;
 		client = new S3Client({ region: "us-east-1", endpoint, forcePathStyle: true, credentials: { accessKeyId: "S3RVER", secretAccessKey: "S3RVER" } });
 
-		const port = await freePort();
-		base = `http://127.0.0.1:${port}`;
-		node = await startNode({
-			services: SERVICES,
-			env: {
-				PORT: String(port),
-				PUBLIC_URL: base,
-				STORAGE: "s3",
-				S3_BUCKET: BUCKET,
-				S3_REGION: "us-east-1",
-				S3_ENDPOINT: endpoint,
-				S3_FORCE_PATH_STYLE: "true",
-				S3_ACCESS_KEY_ID: "S3RVER",
-				S3_SECRET_ACCESS_KEY: "S3RVER",
-				RATE_LIMITS: "upload=1000/60,auth=1000/60,default=10000/60",
-				THUMBNAIL_EDGE: "64",
-				VIDEO_KEYFRAMES: "3",
-				MAX_UPLOAD_MB: "2"
-			}
-		});
-		request = http(node.url);
+		({ node, request, base } = await startMediaNode({
+			STORAGE: "s3",
+			S3_BUCKET: BUCKET,
+			S3_REGION: "us-east-1",
+			S3_ENDPOINT: endpoint,
+			S3_FORCE_PATH_STYLE: "true",
+			S3_ACCESS_KEY_ID: "S3RVER",
+			S3_SECRET_ACCESS_KEY: "S3RVER",
+			THUMBNAIL_EDGE: "64",
+			VIDEO_KEYFRAMES: "3",
+			MAX_UPLOAD_MB: "2"
+		}));
 		alice = await newUser();
 		bob = await newUser();
 	});
@@ -101,11 +71,7 @@ describe("media over HTTP, S3-compatible storage (s3rver)", () => {
 		fs.rmSync(s3dir, { recursive: true, force: true });
 	});
 
-	async function presign(u: User, content_type = "image/jpeg", filename = "photo.jpg") {
-		const res = await request("POST", "/media/presign", { token: u.token, body: { filename, content_type } });
-		expect(res.status).toBe(200);
-		return res.body as { upload_url: string; key: string; method: string; headers: Record<string, string> };
-	}
+	const presign = (u: User, content_type?: string, filename?: string) => presignUpload(request, u, content_type, filename);
 
 	/** A record as the frontend reads it; its files are in the bucket and served by presigned GETs. */
 	async function expectRecord(rec: Record<string, any>, u: User, mime: string) {

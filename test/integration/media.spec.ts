@@ -2,14 +2,13 @@ import fs from "node:fs";
 import { request as httpRequest } from "node:http";
 import path from "node:path";
 import sharp from "sharp";
-import { http, startNode, type Http, type HttpResult, type TestNode } from "../helpers/node";
-import { registerUser } from "../factories/users";
+import { errorBody, newUser as registerMediaUser, presign as presignUpload, startMediaNode, type User } from "../helpers/media";
+import type { Http, HttpResult, TestNode } from "../helpers/node";
 import {
 	EXIF_SECRETS,
 	exifJpeg,
 	fetchUrl,
 	filesUnder,
-	freePort,
 	jpeg,
 	png,
 	putTo,
@@ -21,7 +20,6 @@ import {
 import { UrlSigner } from "../../lib/signing";
 import { sha256 } from "../../lib/media/image";
 
-const SERVICES = ["api", "users", "auth", "storage", "media"];
 const UUIDISH = /^[A-Za-z0-9-]{8,}$/;
 const RECORD_FIELDS = ["id", "user_id", "media_type", "storage_url", "storage_key", "thumbnail_url", "keyframes", "size_bytes", "mime", "metadata", "created_at"];
 const THUMB = 64;
@@ -29,19 +27,8 @@ const THUMB = 64;
 function expectError(res: HttpResult | Sent, status: number, code?: string) {
 	expect({ status: res.status, body: res.body }).toEqual({
 		status,
-		body: {
-			error: expect.any(String),
-			error_code: code ?? expect.any(String),
-			details: expect.any(Object),
-			timestamp: expect.any(String),
-			detail: expect.any(String)
-		}
+		body: errorBody(code)
 	});
-}
-
-interface User {
-	id: string;
-	token: string;
 }
 
 describe("media over HTTP, local storage", () => {
@@ -52,28 +39,15 @@ describe("media over HTTP, local storage", () => {
 	let alice: User;
 	let bob: User;
 
-	async function newUser(): Promise<User> {
-		const u = await registerUser(request);
-		const me = await request("GET", "/auth/me", { token: u.access_token });
-		return { id: me.body.id, token: u.access_token };
-	}
+	const newUser = () => registerMediaUser(request);
 
 	beforeAll(async () => {
-		const port = await freePort();
-		base = `http://127.0.0.1:${port}`;
-		node = await startNode({
-			services: SERVICES,
-			env: {
-				PORT: String(port),
-				PUBLIC_URL: base,
-				STORAGE: "local",
-				RATE_LIMITS: "upload=1000/60,auth=1000/60,default=10000/60",
-				THUMBNAIL_EDGE: String(THUMB),
-				IMAGE_MAX_EDGE: "512",
-				VIDEO_KEYFRAMES: "3"
-			}
-		});
-		request = http(node.url);
+		({ node, request, base } = await startMediaNode({
+			STORAGE: "local",
+			THUMBNAIL_EDGE: String(THUMB),
+			IMAGE_MAX_EDGE: "512",
+			VIDEO_KEYFRAMES: "3"
+		}));
 		mediaRoot = path.join(node.dataDir, "media");
 		alice = await newUser();
 		bob = await newUser();
@@ -98,11 +72,7 @@ describe("media over HTTP, local storage", () => {
 	const userFiles = (u: User) => filesUnder(path.join(mediaRoot, "media", u.id));
 	const uploadFiles = (u: User) => filesUnder(path.join(mediaRoot, "uploads", u.id));
 
-	async function presign(u: User, content_type = "image/jpeg", filename = "photo.jpg") {
-		const res = await request("POST", "/media/presign", { token: u.token, body: { filename, content_type } });
-		expect(res.status).toBe(200);
-		return res.body as { upload_url: string; key: string; expires_in: number; method: string; headers: Record<string, string> };
-	}
+	const presign = (u: User, content_type?: string, filename?: string) => presignUpload(request, u, content_type, filename);
 
 	/** Checks a media record as the frontend reads it, and that its files are where it says. */
 	async function expectRecord(rec: Record<string, any>, u: User, o: { mime: string; media_type?: string }) {

@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { policyOf, ProviderHttpError, requestWithRetry, scrub, type RetryPolicy } from "../http";
+import { ChatReply as ChatChoices, chatCompletionsUrl, openaiErrorCode, parseJsonAnswer, reaskMessage } from "../openai-chat";
 import { LlmError } from "./local";
 import type { LlmCall, LlmProvider, LlmResult, LlmUsage } from "./types";
 
@@ -39,16 +40,7 @@ export interface OpenAIProviderOptions extends RetryPolicy {
 
 type Message = { role: "system" | "user" | "assistant"; content: string };
 
-const ChatReply = z.object({
-	model: z.string().optional(),
-	choices: z
-		.array(
-			z.object({
-				message: z.object({ content: z.string().nullable().optional(), refusal: z.string().nullable().optional() }),
-				finish_reason: z.string().nullable().optional()
-			})
-		)
-		.min(1),
+const ChatReply = ChatChoices.extend({
 	usage: z
 		.object({ prompt_tokens: z.number().int().min(0), completion_tokens: z.number().int().min(0), total_tokens: z.number().int().min(0) })
 		.partial()
@@ -62,13 +54,7 @@ const RESPONSE_FORMAT_REJECTED = "response_format_unsupported";
 function openaiReason(status: number, text: string): string | null {
 	// A 400 that names response_format / json_schema: the server does not do structured output.
 	if (status === 400 && /response_format|json_schema/i.test(text)) return RESPONSE_FORMAT_REJECTED;
-	try {
-		const e = (JSON.parse(text) as { error?: { code?: unknown; type?: unknown } }).error;
-		const r = [e?.code, e?.type].find(v => typeof v === "string" && v.length > 0);
-		return typeof r === "string" ? r : null;
-	} catch {
-		return null;
-	}
+	return openaiErrorCode(text);
 }
 
 /** `{{name}}` → the JSON of `variables[name]`; a name the call did not provide is a bug. */
@@ -108,17 +94,7 @@ export function strictJsonSchema(schema: z.ZodType): Record<string, unknown> {
 
 /** Validates a model's message content; answers the value or a short problem (no content quoted). */
 export function parseAnswer<T>(content: string | null | undefined, schema: z.ZodType<T>): { ok: true; value: T } | { ok: false; problem: string } {
-	if (!content || !content.trim()) return { ok: false, problem: "the reply was empty" };
-	let json: unknown;
-	try {
-		json = JSON.parse(content.trim().replace(/^```(?:json)?\s*|\s*```$/g, ""));
-	} catch {
-		return { ok: false, problem: "the reply was not valid JSON" };
-	}
-	const parsed = schema.safeParse(json);
-	if (parsed.success) return { ok: true, value: parsed.data };
-	const issues = parsed.error.issues.slice(0, 4).map(i => `${i.path.join(".") || "(root)"}: ${i.message}`);
-	return { ok: false, problem: `the JSON did not match the schema (${issues.join("; ")})` };
+	return parseJsonAnswer(content, schema, 4);
 }
 
 const schemaName = (agent: string) => agent.replace(/[^A-Za-z0-9_-]/g, "_").slice(0, 64) || "answer";
@@ -143,7 +119,7 @@ export class OpenAIProvider implements LlmProvider {
 
 	constructor(o: OpenAIProviderOptions) {
 		this.model = o.model;
-		this.#url = `${o.baseUrl.replace(/\/+$/, "")}/chat/completions`;
+		this.#url = chatCompletionsUrl(o.baseUrl);
 		this.#apiKey = o.apiKey;
 		this.#timeoutMs = o.timeoutMs;
 		this.#policy = policyOf(o);
@@ -230,7 +206,7 @@ export class OpenAIProvider implements LlmProvider {
 		if (!result.ok) {
 			// One re-ask with the problem stated; then fail closed.
 			conversation.push({ role: "assistant", content: content ?? "" });
-			conversation.push({ role: "user", content: `Your previous reply was not usable: ${result.problem}. Reply again with only a JSON object that matches the schema.` });
+			conversation.push({ role: "user", content: reaskMessage(result.problem) });
 			content = await ask();
 			result = parseAnswer(content, call.schema);
 			if (!result.ok) throw fail(`invalid output after a re-ask: ${result.problem}`, false, { attempts: answers });

@@ -1,6 +1,7 @@
 import { z } from "zod";
 import { policyOf, ProviderHttpError, requestWithRetry, scrub, type RetryPolicy } from "../http";
-import { clamp01, prepareImage, round, type VisionProvider } from "./remote";
+import { ChatReply, chatCompletionsUrl, openaiErrorCode, parseJsonAnswer, reaskMessage } from "../openai-chat";
+import { prepareImage, round, type VisionProvider } from "./remote";
 import { KEYPOINT_NAMES, type VisionBody, type VisionFace, type VisionObject } from "./types";
 
 /**
@@ -83,42 +84,10 @@ export interface OpenAIVisionOptions extends RetryPolicy {
 	timeoutMs: number;
 }
 
-const ChatReply = z.object({
-	model: z.string().optional(),
-	choices: z
-		.array(
-			z.object({
-				message: z.object({ content: z.string().nullable().optional(), refusal: z.string().nullable().optional() }),
-				finish_reason: z.string().nullable().optional()
-			})
-		)
-		.min(1)
-});
-
-function openaiReason(_status: number, text: string): string | null {
-	try {
-		const e = (JSON.parse(text) as { error?: { code?: unknown; type?: unknown } }).error;
-		// The code/type, never the message: OpenAI's 401 message quotes (part of) the key.
-		const r = [e?.code, e?.type].find(v => typeof v === "string" && v.length > 0);
-		return typeof r === "string" ? r : null;
-	} catch {
-		return null;
-	}
-}
-
 /** Validates the model's message content; answers the parsed output or a short problem. */
 export function parseModelContent(content: string | null | undefined, biometric: boolean): { ok: true; value: ModelOutput } | { ok: false; problem: string } {
-	if (!content) return { ok: false, problem: "the reply was empty" };
-	let json: unknown;
-	try {
-		json = JSON.parse(content.trim().replace(/^```(?:json)?\s*|\s*```$/g, ""));
-	} catch {
-		return { ok: false, problem: "the reply was not valid JSON" };
-	}
-	const parsed = (biometric ? ModelOutputBio : ModelOutputNoBio).safeParse(json);
-	if (parsed.success) return { ok: true, value: parsed.data };
-	const issues = parsed.error.issues.slice(0, 3).map(i => `${i.path.join(".") || "(root)"}: ${i.message}`);
-	return { ok: false, problem: `the JSON did not match the schema (${issues.join("; ")})` };
+	const schema: z.ZodType<ModelOutput> = biometric ? ModelOutputBio : ModelOutputNoBio;
+	return parseJsonAnswer(content, schema, 3);
 }
 
 /** Maps the model's output (fractions) to the shared shape (pixels of the stored image). */
@@ -162,7 +131,7 @@ export function mapModelOutput(out: ModelOutput, size: { width: number; height: 
 type Message = { role: "system" | "user" | "assistant"; content: string | unknown[] };
 
 export function createOpenAIVisionProvider(o: OpenAIVisionOptions): VisionProvider {
-	const url = `${o.baseUrl.replace(/\/+$/, "")}/chat/completions`;
+	const url = chatCompletionsUrl(o.baseUrl);
 	const secrets = [o.apiKey];
 	return {
 		name: "openai",
@@ -195,7 +164,7 @@ export function createOpenAIVisionProvider(o: OpenAIVisionOptions): VisionProvid
 					// The deadline is shared by the first question and the re-ask.
 					timeoutMs: Math.max(1, o.timeoutMs - (Date.now() - started)),
 					secrets,
-					reasonOf: openaiReason
+					reasonOf: (_status, text) => openaiErrorCode(text)
 				});
 				attempts += reply.attempts;
 				let body: unknown;
@@ -216,7 +185,7 @@ export function createOpenAIVisionProvider(o: OpenAIVisionOptions): VisionProvid
 			if (!result.ok) {
 				// One re-ask, with the problem stated; then fail closed.
 				messages.push({ role: "assistant", content: answer.content ?? "" });
-				messages.push({ role: "user", content: `Your previous reply was not usable: ${result.problem}. Reply again with only a JSON object that matches the schema.` });
+				messages.push({ role: "user", content: reaskMessage(result.problem) });
 				answer = await ask();
 				result = parseModelContent(answer.content, biometric);
 				if (!result.ok) throw new ProviderHttpError("openai", null, scrub(`invalid output after a re-ask: ${result.problem}`, secrets), false, attempts);
