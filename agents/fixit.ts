@@ -2,8 +2,6 @@ import { z } from "zod";
 import { defineAgent } from "./agent";
 import { askLlm, capitalise, Provenance, r1, type LlmDeps } from "./shared";
 
-/** Re-exported from their old home, for importers that still take them from here. */
-export { Provenance, provenanceOf, type LlmDeps } from "./shared";
 
 /**
  * fixit: turns the scored dimensions of an analysis into a few kind, specific steps. The
