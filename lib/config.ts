@@ -159,7 +159,12 @@ const EnvSchema = z.object({
 	LLM_TIMEOUT_MS: int(15_000, 100),
 	LLM_MAX_ATTEMPTS: int(3, 1, 10),
 	MODERATION_PROVIDER: z.enum(["none", "openai"]).default("none"),
-	MODERATION_MODEL: z.string().default("omni-moderation-latest")
+	MODERATION_MODEL: z.string().default("omni-moderation-latest"),
+
+	JOB_CONCURRENCY: int(2, 1, 256),
+	JOB_ATTEMPTS: int(3, 1, 50),
+	JOB_BACKOFF_MS: int(1000, 0, 3_600_000),
+	JOB_KEEP_FAILED: int(1000, 0, 1_000_000)
 });
 
 export type Env = z.input<typeof EnvSchema>;
@@ -179,7 +184,9 @@ export const DEFAULT_RATE_LIMITS: Record<string, RateLimit> = {
 	auth: { limit: 10, windowS: 60 },
 	public: { limit: 100, windowS: 60 },
 	upload: { limit: 10, windowS: 3600 },
-	bio: { limit: 20, windowS: 3600 }
+	bio: { limit: 20, windowS: 3600 },
+	analyze: { limit: 10, windowS: 3600 },
+	enhanced: { limit: 5, windowS: 3600 }
 };
 
 export class ConfigError extends Error {
@@ -305,7 +312,18 @@ function build(e: z.output<typeof EnvSchema>) {
 			timeoutMs: e.LLM_TIMEOUT_MS,
 			maxAttempts: e.LLM_MAX_ATTEMPTS
 		},
-		moderation: { provider: e.MODERATION_PROVIDER, model: e.MODERATION_MODEL }
+		moderation: { provider: e.MODERATION_PROVIDER, model: e.MODERATION_MODEL },
+		jobs: {
+			/** Jobs run at once per queue on each node that runs the `jobs` service. */
+			concurrency: e.JOB_CONCURRENCY,
+			attempts: e.JOB_ATTEMPTS,
+			/** First retry delay; doubles per attempt, with up to half of it taken off at random. */
+			backoffMs: e.JOB_BACKOFF_MS,
+			keepFailed: e.JOB_KEEP_FAILED,
+			keepCompleted: 1000,
+			/** BullMQ key prefix (cluster mode): one per namespace. */
+			prefix: `${e.NAMESPACE || "default"}:jobs`
+		}
 	};
 }
 

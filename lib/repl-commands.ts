@@ -35,5 +35,60 @@ export const replCommands: ReplCommand[] = [
 				}
 			}
 		}
+	},
+	{
+		command: "lm-queue [queue]",
+		description: "Job counts per queue (analysis, ingest): waiting, active, delayed, completed, failed, paused",
+		async action(broker: ServiceBroker, raw: unknown) {
+			const args = argsOf(raw);
+			print(await broker.call("jobs.counts", queueParam(args)));
+		}
+	},
+	{
+		command: "lm-failed [queue]",
+		description: "Failed jobs with their reason and attempts, newest first",
+		options: [{ option: "--limit <n>", description: "how many (default 20)" }],
+		async action(broker: ServiceBroker, raw: unknown) {
+			const args = argsOf(raw);
+			const limit = Number(args.options?.limit ?? 20);
+			const rows = await broker.call<{ job_id: string; reason?: string; attempts: number; failed_at?: number }[], object>("jobs.failed", { ...queueParam(args), limit });
+			if (rows.length === 0) console.log("No failed jobs.");
+			for (const r of rows) console.log(`${r.job_id.padEnd(44)} ${String(r.attempts).padStart(2)} attempts  ${r.failed_at ? new Date(r.failed_at).toISOString() : ""}  ${r.reason ?? ""}`);
+		}
+	},
+	{
+		command: "lm-retry <id>",
+		description: "Queue a failed job again (`lm-retry all` retries every failed job)",
+		async action(broker: ServiceBroker, raw: unknown) {
+			const args = argsOf(raw);
+			const id = String(args.id ?? "");
+			print(await broker.call("jobs.retry", id === "all" ? {} : { id }));
+		}
+	},
+	{
+		command: "lm-pause [queue]",
+		description: "Pause a job queue (both when none is named); running jobs finish",
+		async action(broker: ServiceBroker, raw: unknown) {
+			const args = argsOf(raw);
+			print(await broker.call("jobs.pause", queueParam(args)));
+		}
+	},
+	{
+		command: "lm-resume [queue]",
+		description: "Resume a paused job queue (both when none is named)",
+		async action(broker: ServiceBroker, raw: unknown) {
+			const args = argsOf(raw);
+			print(await broker.call("jobs.resume", queueParam(args)));
+		}
 	}
 ];
+
+interface ReplArgs {
+	options?: Record<string, unknown>;
+	[arg: string]: unknown;
+}
+
+/** moleculer-repl passes `{ <arg>: value, options }` (its typings say string[]). */
+const argsOf = (raw: unknown): ReplArgs => (raw && typeof raw === "object" && !Array.isArray(raw) ? (raw as ReplArgs) : {});
+const queueParam = (args: ReplArgs) => (typeof args.queue === "string" ? { queue: args.queue } : {});
+const print = (v: unknown) => console.log(JSON.stringify(v, null, 2));

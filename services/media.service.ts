@@ -4,6 +4,7 @@ import sharp from "sharp";
 import { z } from "zod";
 import { config } from "../lib/config";
 import { ClientError, forbidden, notFound, unauthorized } from "../lib/errors";
+import { perceptionView, type StoredPerception } from "../lib/jobs/ingest";
 import { ingest } from "../lib/media/ingest";
 import { readLimited, tooLarge } from "../lib/media/read";
 import { MediaMetadata, mediaView, type MediaDoc, type MediaView } from "../lib/media/record";
@@ -148,6 +149,28 @@ const MediaService: ServiceSchema<Record<string, never>, Methods & DbMethods, Va
 			}
 		},
 
+
+		/** Internal: the post-ingest job stores the media's perception here. */
+		setPerception: {
+			visibility: "public",
+			input: z.object({ id: Id, user_id: Id, perception: z.record(z.string(), z.unknown()) }),
+			async handler(ctx: Context<{ id: string; user_id: string; perception: Record<string, unknown> }>) {
+				const doc = await this.dbGet<MediaDoc>(ctx.params.id);
+				if (!doc || doc.user_id !== ctx.params.user_id) throw notFound("Media");
+				await this.dbUpdate(doc._id, { perception: ctx.params.perception });
+				return { media_id: doc._id };
+			}
+		},
+
+		/** GET /media/media/:id/perception — owner only; 404 until the post-ingest job has stored it. */
+		perception: {
+			input: z.object({ id: Id }),
+			async handler(ctx: Context<{ id: string }, Meta>) {
+				const doc = (await this.owned(ctx, ctx.params.id)) as MediaDoc & { perception?: StoredPerception };
+				if (!doc.perception) throw notFound("Perception");
+				return perceptionView(doc._id, await this.storage.downloadUrl(doc.storage_key, config().storage.signedUrlTtlS), doc.perception);
+			}
+		},
 
 		/** Stores a crop of the analysed image (a face, a garment, the body) and answers its signed URL. */
 		crop: {
