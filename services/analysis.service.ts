@@ -1,10 +1,14 @@
 import type { Context, ServiceSchema } from "moleculer";
 import { z } from "zod";
 import { BioOutput } from "../agents/bio";
-import { checkInputModerated, checkOutput, disclaimersFor, moderationSettings, supportiveResources, type Finding } from "../agents/guardrails";
+import { checkInput, checkInputModerated, checkOutput, disclaimersFor, moderationSettings, supportiveResources, type Finding } from "../agents/guardrails";
+import { AnalyzeRequest, resolveConsent } from "../agents/workflow/consent";
+import { fixitInput, PIPELINE_VERSIONS, stateFromCheckpoints, vibeInput, type PipelineName } from "../agents/workflow/pipelines";
+import { analysisView, enhancedEnvelope, historyView, hybridEnvelope } from "../agents/workflow/report";
 import { config } from "../lib/config";
-import { ClientError, RetryableError } from "../lib/errors";
+import { ClientError, notFound, RetryableError, unauthorized } from "../lib/errors";
 import type { Meta } from "../types/meta";
+import type { AnalysisDoc } from "./analyses.service";
 
 export const BIO_LENGTH = { minLength: 10, maxLength: 5000 } as const;
 export const BioRequest = z.object({ text: z.string().min(BIO_LENGTH.minLength).max(BIO_LENGTH.maxLength) });
@@ -62,11 +66,101 @@ export function supportiveBioReport(warnings: Warning[], disclaimers: string[]):
 	};
 }
 
-/** The analyses the frontend asks for. For now: a bio on its own (`POST /analysis/analyze/bio`). */
-const AnalysisService: ServiceSchema = {
+const FullInput = z.object({ goal: z.string().max(500).optional(), recent_limit: z.coerce.number().int().min(1).max(20).default(5) });
+const Id = z.string().min(1).max(64);
+type Outcome = { result: Record<string, unknown>; specialized: Record<string, unknown> | null };
+type Ctx<P> = Context<P, Meta>;
+
+interface Methods {
+	caller(ctx: Ctx<unknown>): string;
+	start(ctx: Ctx<AnalyzeRequest>, pipeline: PipelineName, over?: { media_id: string }): Promise<Outcome>;
+	guardBio(text: string | null | undefined): Promise<{ text: string | null; warnings: string[] }>;
+}
+
+/**
+ * The analyses the frontend asks for: the sync pipelines (core, enhanced, hybrid), the legacy
+ * full-analysis, a media's history, one stored analysis, and a bio on its own. Ownership is
+ * checked here (media.get answers 404 for anyone else's media); the orchestrator does the work.
+ */
+const AnalysisService: ServiceSchema<Record<string, never>, Methods> = {
 	name: "analysis",
 
 	actions: {
+		/** POST /analysis/analyze → FinalAnalysisResponse. */
+		analyze: {
+			rateClass: "analyze",
+			input: AnalyzeRequest,
+			async handler(ctx: Ctx<AnalyzeRequest>) {
+				return (await this.start(ctx, "core")).result;
+			}
+		},
+
+		/** POST /analysis/analyze/enhanced → {success, core_analysis, specialized_analysis, metadata}. */
+		enhanced: {
+			rateClass: "enhanced",
+			input: AnalyzeRequest,
+			async handler(ctx: Ctx<AnalyzeRequest>) {
+				const out = await this.start(ctx, "enhanced");
+				return enhancedEnvelope(out.result, out.specialized ?? {}, this.caller(ctx), new Date().toISOString());
+			}
+		},
+
+		/** POST /analysis/analyze/hybrid → {success, core_analysis, social_analysis, enhancements, metadata}. */
+		hybrid: {
+			rateClass: "enhanced",
+			input: AnalyzeRequest,
+			async handler(ctx: Ctx<AnalyzeRequest>) {
+				const out = await this.start(ctx, "hybrid");
+				return hybridEnvelope(out.result, out.specialized ?? {}, this.caller(ctx), new Date().toISOString());
+			}
+		},
+
+		/** POST /analysis/full-analysis?goal&recent_limit → fixit, reverse analysis (with a goal), vibe, from the recent analyses. */
+		fullAnalysis: {
+			rateClass: "analyze",
+			input: FullInput,
+			async handler(ctx: Ctx<z.infer<typeof FullInput>>) {
+				const userId = this.caller(ctx);
+				const media = await ctx.call<{ items: { id: string }[]; total: number }, object>("media.list", { limit: 1 });
+				if (!media.total) throw notFound("Media");
+				const recent = async () => (await ctx.call<{ items: AnalysisDoc[] }, object>("analyses.listForUser", { user_id: userId, status: "completed", limit: ctx.params.recent_limit })).items;
+				let docs = await recent();
+				if (!docs.length) {
+					await this.start(ctx as never as Ctx<AnalyzeRequest>, "core", { media_id: media.items[0].id });
+					docs = await recent();
+				}
+				const state = stateFromCheckpoints(docs[0].checkpoints, resolveConsent(docs[0].request.user_consent));
+				const goal = ctx.params.goal?.trim() ? checkInput(ctx.params.goal, { minLength: 3, maxLength: 500 }) : null;
+				if (goal?.blocked) throw new ClientError("VALIDATION", "The goal cannot be used", { validation_errors: [{ field: "goal", message: "must be 3–500 characters and pass the content checks" }] });
+				const part = (p: Promise<unknown>) => p.catch((err: Error) => ({ error: err.message }));
+				const recent_analyses = docs.map(d => ({ scores: { overall: d.result?.overall_score, style: d.result?.style_score, presence: d.result?.presence_score }, tips: ((d.result?.recommendations as string[]) ?? []).slice(0, 5), timestamp: d.created_at }));
+				const [fixit_suggestions, vibe_analysis, reverse_analysis] = await Promise.all([
+					part(ctx.call("agent.fixit.run", fixitInput(state))),
+					part(ctx.call("agent.vibe_analysis.run", vibeInput(state))),
+					goal ? part(ctx.call("agent.reverse_analysis.run", { goal: goal.text, recent_analyses })) : null
+				]);
+				return { fixit_suggestions, reverse_analysis, vibe_analysis };
+			}
+		},
+
+		/** GET /analysis/{media_id}/history — the newest 10 completed analyses of the caller's media. */
+		history: {
+			input: z.object({ media_id: Id }),
+			async handler(ctx: Ctx<{ media_id: string }>) {
+				await ctx.call("media.get", { id: ctx.params.media_id });
+				const h = await ctx.call<{ items: AnalysisDoc[]; total: number }, object>("analyses.history", { media_id: ctx.params.media_id, user_id: this.caller(ctx) });
+				return historyView(ctx.params.media_id, h.items, h.total);
+			}
+		},
+
+		/** GET /analysis/{id} — one stored analysis, the owner's only. */
+		get: {
+			input: z.object({ id: Id }),
+			async handler(ctx: Ctx<{ id: string }>) {
+				return analysisView(await ctx.call<AnalysisDoc & Record<string, unknown>, object>("analyses.get", { id: ctx.params.id, user_id: this.caller(ctx) }));
+			}
+		},
+
 		/** POST /analysis/analyze/bio — guard the text, read it with agent.bio, guard the answer. */
 		bio: {
 			rateClass: "bio",
@@ -91,6 +185,38 @@ const AnalysisService: ServiceSchema = {
 				const { vibe_summary, strengths, weaknesses, improvements, confidence } = checked.value;
 				return { vibe_summary, strengths, weaknesses, improvements, confidence, warnings: [...warnings, ...warningsOf(checked.findings)], disclaimers };
 			}
+		}
+	},
+
+	methods: {
+		caller(ctx: Ctx<unknown>) {
+			if (!ctx.meta.userId) throw unauthorized();
+			return ctx.meta.userId;
+		},
+
+		/** Checks the media is the caller's, guards the bio, stores the analysis and runs it (sync). */
+		async start(ctx: Ctx<AnalyzeRequest>, pipeline: PipelineName, over?: { media_id: string }) {
+			const p = { ...ctx.params, ...over };
+			const userId = this.caller(ctx);
+			const media = await ctx.call<{ content_hash: string }, object>("media.get", { id: p.media_id });
+			const bio = await this.guardBio(p.bio_text);
+			const options = p.options ?? {};
+			const request = { user_consent: p.user_consent ?? null, bio_text: bio.text, options, input_warnings: bio.warnings };
+			const rec = await ctx.call<AnalysisDoc, object>("analyses.create", { user_id: userId, media_id: p.media_id, content_hash: media.content_hash, pipeline, graph_version: PIPELINE_VERSIONS[pipeline], request });
+			// No broker-level retry: each node has its own retry policy, and a failed run is final for a sync request.
+			const timeout = options.pipeline_timeout_s ? { timeout: options.pipeline_timeout_s * 1000 + 5000 } : {};
+			return ctx.call<Outcome, object>("orchestrator.run", { analysis_id: rec._id }, { retries: 0, ...timeout });
+		},
+
+		/** The bio of an analysis request through the input rails: refused → 422, self-harm → no bio analysis and a kind warning. */
+		async guardBio(text: string | null | undefined) {
+			if (!text?.trim()) return { text: null, warnings: [] };
+			const c = config();
+			const verdict = await checkInputModerated(text, { ...BIO_LENGTH, moderation: moderationSettings(c.llm, c.moderation) });
+			if (verdict.blocked)
+				throw new ClientError("VALIDATION", "The bio cannot be analysed", { validation_errors: [{ field: "bio_text", message: "must be 10–5000 characters and pass the content checks" }] });
+			const warnings = warningsOf(verdict.findings).map(w => w.message);
+			return verdict.self_harm ? { text: null, warnings } : { text: verdict.text, warnings };
 		}
 	}
 };

@@ -47,8 +47,20 @@ export const ALIASES: Record<string, string> = {
 	"DELETE /media/:id": "media.remove",
 	"PUT /storage/upload/*key": "stream:storage.receive",
 	"GET /storage/*key": "storage.download",
+	"GET /media/media/:id/perception": "media.perception",
 
-	"POST /analysis/analyze/bio": "analysis.bio"
+	"GET /analysis/jobs/:id": "jobs.status",
+	"GET /analysis/jobs/:id/events": "jobs.events",
+	"POST /analysis/jobs/:id/cancel": "jobs.cancel",
+
+	"POST /analysis/analyze/bio": "analysis.bio",
+	"POST /analysis/analyze": "analysis.analyze",
+	"POST /analysis/analyze/enhanced": "analysis.enhanced",
+	"POST /analysis/analyze/hybrid": "analysis.hybrid",
+	"POST /analysis/full-analysis": "analysis.fullAnalysis",
+	"GET /analysis/:media_id/history": "analysis.history",
+	"GET /analysis/analysis/:media_id/history": "analysis.history",
+	"GET /analysis/:id": "analysis.get"
 };
 
 /** Services the gateway needs before it reports ready. */
@@ -152,6 +164,10 @@ const ApiService: ServiceSchema<ApiSettingsSchema, Methods, Vars> = {
 	},
 
 	actions: {
+		// moleculer-web's request handler must never be retried as a whole: the calls it makes
+		// carry their own retry policy, and a replayed POST (register, refresh) is not idempotent.
+		rest: { retryPolicy: { enabled: false } },
+
 		/** GET /health — liveness: the process answers. */
 		health: { auth: "none", handler: () => ({ status: "ok" }) },
 
