@@ -74,6 +74,8 @@ type Ctx<P> = Context<P, Meta>;
 interface Methods {
 	caller(ctx: Ctx<unknown>): string;
 	start(ctx: Ctx<AnalyzeRequest>, pipeline: PipelineName, over?: { media_id: string }): Promise<Outcome>;
+	prepare(ctx: Ctx<AnalyzeRequest>, pipeline: PipelineName, over?: { media_id: string }): Promise<{ analysis_id: string; content_hash: string; timeoutMs: number | null }>;
+	enqueue(ctx: Ctx<AnalyzeRequest>, pipeline: PipelineName): Promise<{ job_id: string; analysis_id: string; status: "queued" }>;
 	guardBio(text: string | null | undefined): Promise<{ text: string | null; warnings: string[] }>;
 }
 
@@ -90,8 +92,11 @@ const AnalysisService: ServiceSchema<Record<string, never>, Methods> = {
 		analyze: {
 			rateClass: "analyze",
 			input: AnalyzeRequest,
-			async handler(ctx: Ctx<AnalyzeRequest>) {
-				return (await this.start(ctx, "core")).result;
+			async handler(ctx: Context<AnalyzeRequest, Meta & { $statusCode?: number }>) {
+				if (!ctx.params.async) return (await this.start(ctx, "core")).result;
+				const queued = await this.enqueue(ctx, "core");
+				ctx.meta.$statusCode = 202;
+				return queued;
 			}
 		},
 
@@ -194,8 +199,8 @@ const AnalysisService: ServiceSchema<Record<string, never>, Methods> = {
 			return ctx.meta.userId;
 		},
 
-		/** Checks the media is the caller's, guards the bio, stores the analysis and runs it (sync). */
-		async start(ctx: Ctx<AnalyzeRequest>, pipeline: PipelineName, over?: { media_id: string }) {
+		/** Checks the media is the caller's, guards the bio and stores the analysis, ready to run. */
+		async prepare(ctx: Ctx<AnalyzeRequest>, pipeline: PipelineName, over?: { media_id: string }) {
 			const p = { ...ctx.params, ...over };
 			const userId = this.caller(ctx);
 			const media = await ctx.call<{ content_hash: string }, object>("media.get", { id: p.media_id });
@@ -203,9 +208,21 @@ const AnalysisService: ServiceSchema<Record<string, never>, Methods> = {
 			const options = p.options ?? {};
 			const request = { user_consent: p.user_consent ?? null, bio_text: bio.text, options, input_warnings: bio.warnings };
 			const rec = await ctx.call<AnalysisDoc, object>("analyses.create", { user_id: userId, media_id: p.media_id, content_hash: media.content_hash, pipeline, graph_version: PIPELINE_VERSIONS[pipeline], request });
+			return { analysis_id: rec._id, content_hash: media.content_hash, timeoutMs: options.pipeline_timeout_s ? options.pipeline_timeout_s * 1000 + 5000 : null };
+		},
+
+		/** Stores the analysis and runs it now (sync). */
+		async start(ctx: Ctx<AnalyzeRequest>, pipeline: PipelineName, over?: { media_id: string }) {
+			const run = await this.prepare(ctx, pipeline, over);
 			// No broker-level retry: each node has its own retry policy, and a failed run is final for a sync request.
-			const timeout = options.pipeline_timeout_s ? { timeout: options.pipeline_timeout_s * 1000 + 5000 } : {};
-			return ctx.call<Outcome, object>("orchestrator.run", { analysis_id: rec._id }, { retries: 0, ...timeout });
+			return ctx.call<Outcome, object>("orchestrator.run", { analysis_id: run.analysis_id }, { retries: 0, ...(run.timeoutMs ? { timeout: run.timeoutMs } : {}) });
+		},
+
+		/** Stores the analysis and queues it (async): the job carries ids only. */
+		async enqueue(ctx: Ctx<AnalyzeRequest>, pipeline: PipelineName) {
+			const run = await this.prepare(ctx, pipeline);
+			const { job_id } = await ctx.call<{ job_id: string }, object>("jobs.enqueue", { job: { kind: "analysis", analysis_id: run.analysis_id }, user_id: this.caller(ctx) });
+			return { job_id, analysis_id: run.analysis_id, status: "queued" as const };
 		},
 
 		/** The bio of an analysis request through the input rails: refused → 422, self-harm → no bio analysis and a kind warning. */

@@ -265,7 +265,9 @@ const JobsService: ServiceSchema<Record<string, never>, Methods, Vars> = {
 				if (job.kind === "analysis") {
 					this.running.set(job.analysis_id, { ctx: jc, finished: 0 });
 					try {
-						return await this.broker.call("orchestrator.run", { analysis_id: job.analysis_id }, opts);
+						// The job's result is the report itself (FinalAnalysisResponse), as GET /analysis/jobs/{id} promises.
+						const out = await this.broker.call<{ result?: unknown }, object>("orchestrator.run", { analysis_id: job.analysis_id }, opts);
+						return out && typeof out === "object" && "result" in out ? out.result : out;
 					} finally {
 						this.running.delete(job.analysis_id);
 					}

@@ -42,6 +42,8 @@ export function resolveConsent(request: UserConsent | null | undefined, stored: 
 /** The body of POST /analysis/analyze (and /enhanced, /hybrid): unknown keys, in `options` too, are dropped. */
 export const AnalyzeRequest = z.object({
 	media_id: z.string().min(1).max(64),
+	/** `?async=true`: answer 202 {job_id} at once and run the analysis as a job. */
+	async: z.union([z.boolean(), z.enum(["true", "false", "1", "0"]).transform(v => v === "true" || v === "1")]).optional(),
 	user_consent: UserConsent.nullish(),
 	bio_text: z.string().max(5000).nullish(),
 	options: z

@@ -124,7 +124,7 @@ describe("analysis endpoints", () => {
 			services: [
 				"api", "users", "auth", "storage", "media", "vision", "analyses", "orchestrator", "analysis", "embeddings",
 				"agents/face", "agents/fashion", "agents/posture", "agents/bio", "agents/embedder", "agents/social_perception",
-				"agents/fixit", "agents/vibe_analysis", "agents/formatter", "agents/reverse_analysis"
+				"agents/fixit", "agents/vibe_analysis", "agents/formatter", "agents/reverse_analysis", "jobs"
 			],
 			env: {
 				PORT: String(port),
@@ -370,4 +370,21 @@ describe("analysis endpoints", () => {
 		expect(short.status).toBe(422);
 		expect((await analyze(alice, {})).status).toBe(422);
 	});
+	it("runs ?async=true as a job: 202 {job_id}, then the report through GET /analysis/jobs/{id}", async () => {
+		const media_id = await upload(alice);
+		const res = await request("POST", "/analysis/analyze?async=true", { token: alice.token, body: { media_id } });
+		expect(res.status).toBe(202);
+		expect(res.body).toMatchObject({ status: "queued", job_id: expect.any(String), analysis_id: expect.any(String) });
+		let job: any;
+		for (let i = 0; i < 120; i++) {
+			job = (await request("GET", `/analysis/jobs/${res.body.job_id}`, { token: alice.token })).body;
+			if (job.status === "completed" || job.status === "failed") break;
+			await new Promise(r => setTimeout(r, 250));
+		}
+		expect(job.status).toBe("completed");
+		expect(job.progress).toBe(100);
+		expectFinal(job.result, media_id, "core");
+		// Someone else's job is not theirs to see.
+		expect((await request("GET", `/analysis/jobs/${res.body.job_id}`, { token: bob.token })).status).toBe(404);
+	}, 60_000);
 });
