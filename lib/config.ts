@@ -164,7 +164,8 @@ const EnvSchema = z.object({
 	JOB_CONCURRENCY: int(2, 1, 256),
 	JOB_ATTEMPTS: int(3, 1, 50),
 	JOB_BACKOFF_MS: int(1000, 0, 3_600_000),
-	JOB_KEEP_FAILED: int(1000, 0, 1_000_000)
+	JOB_KEEP_FAILED: int(1000, 0, 1_000_000),
+	ANALYSIS_IDEMPOTENCY_S: int(600, 0, 7 * 24 * 3600)
 });
 
 export type Env = z.input<typeof EnvSchema>;
@@ -313,6 +314,10 @@ function build(e: z.output<typeof EnvSchema>) {
 			maxAttempts: e.LLM_MAX_ATTEMPTS
 		},
 		moderation: { provider: e.MODERATION_PROVIDER, model: e.MODERATION_MODEL },
+		analysis: {
+			/** The same request (user, media content, pipeline, graph version, consent, bio, options) within this window reuses the analysis; 0 = never. */
+			idempotencyS: e.ANALYSIS_IDEMPOTENCY_S
+		},
 		jobs: {
 			/** Jobs run at once per queue on each node that runs the `jobs` service. */
 			concurrency: e.JOB_CONCURRENCY,

@@ -1,4 +1,6 @@
 import type { ReplOptions, ServiceBroker } from "moleculer";
+import { compileGraph, renderGraph } from "../agents/workflow/graph";
+import { pipelines, PIPELINES, pipelineTimeouts, type PipelineName } from "../agents/workflow/pipelines";
 import { config, redactedConfig } from "./config";
 
 type ReplCommand = NonNullable<ReplOptions["customCommands"]>[number];
@@ -74,6 +76,13 @@ export const replCommands: ReplCommand[] = [
 		}
 	},
 	{
+		command: "lm-graph <pipeline>",
+		description: "Show a pipeline's compiled graph (core, enhanced, hybrid): nodes with action, required/optional, timeout, retries, consent; edges; version",
+		async action(_broker: ServiceBroker, raw: unknown) {
+			console.log(graphText(String(argsOf(raw).pipeline ?? "")));
+		}
+	},
+	{
 		command: "lm-resume [queue]",
 		description: "Resume a paused job queue (both when none is named)",
 		async action(broker: ServiceBroker, raw: unknown) {
@@ -82,6 +91,12 @@ export const replCommands: ReplCommand[] = [
 		}
 	}
 ];
+
+/** `lm-graph`: the pipeline as the orchestrator compiles it with this node's config (timeouts). */
+export function graphText(pipeline: string): string {
+	if (!PIPELINES.includes(pipeline as PipelineName)) return `Unknown pipeline "${pipeline}"; one of: ${PIPELINES.join(", ")}`;
+	return renderGraph(compileGraph(pipelines(pipelineTimeouts(config()))[pipeline as PipelineName]));
+}
 
 interface ReplArgs {
 	options?: Record<string, unknown>;

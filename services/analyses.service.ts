@@ -28,6 +28,8 @@ export interface AnalysisDoc {
 	content_hash: string | null;
 	pipeline: string;
 	graph_version: string;
+	/** Hash of the request's consent, bio and options: with the fields above, the idempotency key. */
+	request_hash?: string | null;
 	status: AnalysisStatus;
 	progress: number;
 	/** What the run was asked for (consent as sent, the guarded bio, options), so a resumed run repeats it. */
@@ -49,6 +51,7 @@ const CreateInput = z.object({
 	content_hash: z.string().max(128).nullish(),
 	pipeline: z.string().max(32),
 	graph_version: z.string().max(64),
+	request_hash: z.string().max(128).nullish(),
 	status: z.enum(STATUSES).default("queued"),
 	request: z.record(z.string(), z.unknown()).default({})
 });
@@ -70,13 +73,24 @@ const FinishInput = z.object({
 	error: z.object({ type: z.string(), message: z.string() }).nullish()
 });
 const HistoryInput = z.object({ media_id: Id, user_id: Id, limit: z.number().int().min(1).max(50).default(10) });
+const RecentInput = z.object({
+	user_id: Id,
+	media_id: Id.optional(),
+	content_hash: z.string().min(1).max(128),
+	pipeline: z.string().max(32),
+	graph_version: z.string().max(64),
+	request_hash: z.string().min(1).max(128),
+	/** ISO time: only records created at or after it. */
+	since: z.string().min(1).max(40),
+	statuses: z.array(z.enum(STATUSES)).min(1).default(["completed"])
+});
 const ListInput = z.object({ user_id: Id, status: z.enum(STATUSES).optional(), limit: z.number().int().min(1).max(100).default(20) });
 
 const now = () => new Date().toISOString();
 
 const AnalysesService: ServiceSchema<Record<string, never>, DbMethods & { owned(id: string, userId?: string): Promise<AnalysisDoc> }> = {
 	name: "analyses",
-	mixins: [dbMixin("analyses", { indexes: [{ fields: ["user_id"] }, { fields: ["media_id"] }, { fields: ["user_id", "created_at"] }] })],
+	mixins: [dbMixin("analyses", { indexes: [{ fields: ["user_id"] }, { fields: ["media_id"] }, { fields: ["user_id", "created_at"] }, { fields: ["user_id", "content_hash", "created_at"] }] })],
 
 	actions: {
 		create: {
@@ -130,6 +144,24 @@ const AnalysesService: ServiceSchema<Record<string, never>, DbMethods & { owned(
 				const query = { media_id: ctx.params.media_id, user_id: ctx.params.user_id, status: "completed" };
 				const [items, total] = await Promise.all([this.dbFind<AnalysisDoc>({ query, sort: ["-created_at", "-_id"], limit: ctx.params.limit }), this.dbCount(query)]);
 				return { items, total };
+			}
+		},
+
+		/**
+		 * Idempotency: the newest record of the same request (user, content hash, pipeline, graph
+		 * version, request hash) created since `since` in one of `statuses`, or null. A completed
+		 * run with a failed node (a partial report) is not reused: asking again retries it.
+		 */
+		recent: {
+			visibility: "public",
+			input: RecentInput,
+			async handler(ctx: Context<z.infer<typeof RecentInput>>): Promise<AnalysisDoc | null> {
+				const { since, statuses, ...same } = ctx.params;
+				const query: Record<string, unknown> = { ...same, status: { $in: statuses }, created_at: { $gte: since } };
+				if (query.media_id === undefined) delete query.media_id;
+				const docs = await this.dbFind<AnalysisDoc>({ query, sort: ["-created_at", "-_id"], limit: 10 });
+				const partial = (d: AnalysisDoc) => d.status === "completed" && ((d.result?.processing_metadata as { agents_failed?: unknown[] } | undefined)?.agents_failed?.length ?? 0) > 0;
+				return docs.find(d => !partial(d)) ?? null;
 			}
 		},
 

@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 import type { Context, ServiceSchema } from "moleculer";
 import { z } from "zod";
 import { BioOutput } from "../agents/bio";
@@ -9,6 +10,7 @@ import { config } from "../lib/config";
 import { ClientError, notFound, RetryableError, unauthorized } from "../lib/errors";
 import type { Meta } from "../types/meta";
 import type { AnalysisDoc } from "./analyses.service";
+import { jobIdOf } from "./jobs.service";
 
 export const BIO_LENGTH = { minLength: 10, maxLength: 5000 } as const;
 export const BioRequest = z.object({ text: z.string().min(BIO_LENGTH.minLength).max(BIO_LENGTH.maxLength) });
@@ -66,15 +68,43 @@ export function supportiveBioReport(warnings: Warning[], disclaimers: string[]):
 	};
 }
 
+/** JSON with object keys sorted, so equal requests hash equally whatever the key order. */
+function stableJson(v: unknown): string {
+	if (Array.isArray(v)) return `[${v.map(stableJson).join(",")}]`;
+	if (v && typeof v === "object")
+		return `{${Object.keys(v)
+			.filter(k => (v as Record<string, unknown>)[k] !== undefined)
+			.sort()
+			.map(k => `${JSON.stringify(k)}:${stableJson((v as Record<string, unknown>)[k])}`)
+			.join(",")}}`;
+	return JSON.stringify(v ?? null);
+}
+
+/** The part of an analysis request that changes its report: consent as sent, the guarded bio, the options. */
+export function requestHash(request: { user_consent?: unknown; bio_text?: string | null; options?: unknown }): string {
+	return createHash("sha256")
+		.update(stableJson({ user_consent: request.user_consent ?? null, bio_text: request.bio_text ?? null, options: request.options ?? {} }))
+		.digest("hex");
+}
+
 const FullInput = z.object({ goal: z.string().max(500).optional(), recent_limit: z.coerce.number().int().min(1).max(20).default(5) });
 const Id = z.string().min(1).max(64);
 type Outcome = { result: Record<string, unknown>; specialized: Record<string, unknown> | null };
+interface Prepared {
+	analysis_id: string;
+	content_hash: string;
+	timeoutMs: number | null;
+	/** The idempotency key: user, content hash, pipeline, graph version and request hash. */
+	key: string;
+	/** A recent record of the same request (within ANALYSIS_IDEMPOTENCY_S) that is reused instead of a new one. */
+	reused: AnalysisDoc | null;
+}
 type Ctx<P> = Context<P, Meta>;
 
 interface Methods {
 	caller(ctx: Ctx<unknown>): string;
 	start(ctx: Ctx<AnalyzeRequest>, pipeline: PipelineName, over?: { media_id: string }): Promise<Outcome>;
-	prepare(ctx: Ctx<AnalyzeRequest>, pipeline: PipelineName, over?: { media_id: string }): Promise<{ analysis_id: string; content_hash: string; timeoutMs: number | null }>;
+	prepare(ctx: Ctx<AnalyzeRequest>, pipeline: PipelineName, over?: { media_id: string }, reuse?: AnalysisDoc["status"][]): Promise<Prepared>;
 	enqueue(ctx: Ctx<AnalyzeRequest>, pipeline: PipelineName): Promise<{ job_id: string; analysis_id: string; status: "queued" }>;
 	guardBio(text: string | null | undefined): Promise<{ text: string | null; warnings: string[] }>;
 }
@@ -199,29 +229,58 @@ const AnalysisService: ServiceSchema<Record<string, never>, Methods> = {
 			return ctx.meta.userId;
 		},
 
-		/** Checks the media is the caller's, guards the bio and stores the analysis, ready to run. */
-		async prepare(ctx: Ctx<AnalyzeRequest>, pipeline: PipelineName, over?: { media_id: string }) {
+		/**
+		 * Checks the media is the caller's, guards the bio and stores the analysis, ready to run —
+		 * unless the same request (user, media content, pipeline, graph version, consent, bio,
+		 * options) made a record in one of the `reuse` statuses within ANALYSIS_IDEMPOTENCY_S:
+		 * that one is answered instead (`reused`).
+		 */
+		async prepare(ctx: Ctx<AnalyzeRequest>, pipeline: PipelineName, over?: { media_id: string }, reuse: AnalysisDoc["status"][] = ["completed"]) {
 			const p = { ...ctx.params, ...over };
 			const userId = this.caller(ctx);
 			const media = await ctx.call<{ content_hash: string }, object>("media.get", { id: p.media_id });
 			const bio = await this.guardBio(p.bio_text);
 			const options = p.options ?? {};
 			const request = { user_consent: p.user_consent ?? null, bio_text: bio.text, options, input_warnings: bio.warnings };
-			const rec = await ctx.call<AnalysisDoc, object>("analyses.create", { user_id: userId, media_id: p.media_id, content_hash: media.content_hash, pipeline, graph_version: PIPELINE_VERSIONS[pipeline], request });
-			return { analysis_id: rec._id, content_hash: media.content_hash, timeoutMs: options.pipeline_timeout_s ? options.pipeline_timeout_s * 1000 + 5000 : null };
+			const same = { user_id: userId, content_hash: media.content_hash, pipeline, graph_version: PIPELINE_VERSIONS[pipeline], request_hash: requestHash(request) };
+			const key = createHash("sha256").update(stableJson(same)).digest("hex");
+			const timeoutMs = options.pipeline_timeout_s ? options.pipeline_timeout_s * 1000 + 5000 : null;
+			const windowS = config().analysis.idempotencyS;
+			if (windowS > 0 && media.content_hash && reuse.length) {
+				const since = new Date(Date.now() - windowS * 1000).toISOString();
+				// The media id too: a report names its media (another upload of the same bytes gets its own).
+				const reused = await ctx.call<AnalysisDoc | null, object>("analyses.recent", { ...same, media_id: p.media_id, since, statuses: reuse });
+				if (reused) return { analysis_id: reused._id, content_hash: media.content_hash, timeoutMs, key, reused };
+			}
+			const rec = await ctx.call<AnalysisDoc, object>("analyses.create", { ...same, media_id: p.media_id, request });
+			return { analysis_id: rec._id, content_hash: media.content_hash, timeoutMs, key, reused: null };
 		},
 
-		/** Stores the analysis and runs it now (sync). */
+		/** Stores the analysis and runs it now (sync); a recent completed run of the same request answers its stored report. */
 		async start(ctx: Ctx<AnalyzeRequest>, pipeline: PipelineName, over?: { media_id: string }) {
 			const run = await this.prepare(ctx, pipeline, over);
+			if (run.reused?.result) return { result: run.reused.result, specialized: run.reused.specialized ?? null };
 			// No broker-level retry: each node has its own retry policy, and a failed run is final for a sync request.
 			return ctx.call<Outcome, object>("orchestrator.run", { analysis_id: run.analysis_id }, { retries: 0, ...(run.timeoutMs ? { timeout: run.timeoutMs } : {}) });
 		},
 
-		/** Stores the analysis and queues it (async): the job carries ids only. */
+		/**
+		 * Stores the analysis and queues it (async): the job carries ids only. A recent queued,
+		 * running or completed record of the same request is reused, and the job id derives from
+		 * the key and that record, so asking again answers the existing job (a completed sync run
+		 * gets a job that answers its stored report at once).
+		 */
 		async enqueue(ctx: Ctx<AnalyzeRequest>, pipeline: PipelineName) {
-			const run = await this.prepare(ctx, pipeline);
-			const { job_id } = await ctx.call<{ job_id: string }, object>("jobs.enqueue", { job: { kind: "analysis", analysis_id: run.analysis_id }, user_id: this.caller(ctx) });
+			const userId = this.caller(ctx);
+			const jobOf = (run: Prepared) => ({ job: { kind: "analysis" as const, analysis_id: run.analysis_id }, user_id: userId, idempotency_key: `${run.key}:${run.analysis_id}` });
+			let run = await this.prepare(ctx, pipeline, undefined, ["queued", "running", "completed"]);
+			if (run.reused && run.reused.status !== "completed") {
+				// Not finished yet: reused only while its job lives (a sync run in flight has none; a cancelled or failed job is over).
+				const j = jobOf(run);
+				const job = await ctx.call<{ status: string }, object>("jobs.status", { id: jobIdOf(j.job, userId, j.idempotency_key) }).catch(() => null);
+				if (!job || job.status === "failed" || job.status === "cancelled") run = await this.prepare(ctx, pipeline, undefined, []);
+			}
+			const { job_id } = await ctx.call<{ job_id: string }, object>("jobs.enqueue", jobOf(run));
 			return { job_id, analysis_id: run.analysis_id, status: "queued" as const };
 		},
 

@@ -20,7 +20,7 @@ import { runInRequest } from "../lib/request-scope";
 import { loadKeyRing, type KeyRing } from "../lib/tokens";
 import type { Meta } from "../types/meta";
 
-type Req = IncomingMessage & { $action?: ActionSchema; $requestId?: string; body?: unknown };
+type Req = IncomingMessage & { $action?: ActionSchema; $requestId?: string; $params?: Record<string, unknown>; body?: unknown };
 
 /**
  * The HTTP alias table: the only way in. `mappingPolicy: "restrict"` means an action that is
@@ -93,7 +93,7 @@ function configuredSettings(c: Config): Partial<ApiSettingsSchema> {
 			? {
 					origin: wildcardCors ? "*" : c.http.corsOrigins,
 					methods: ["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"],
-					allowedHeaders: ["Content-Type", "Authorization", "X-Request-Id"],
+					allowedHeaders: ["Content-Type", "Authorization", "X-Request-Id", "Prefer"],
 					exposedHeaders: ["X-Request-Id", "Retry-After"],
 					credentials: !wildcardCors,
 					maxAge: 600
@@ -141,6 +141,8 @@ const ApiService: ServiceSchema<ApiSettingsSchema, Methods, Vars> = {
 					if (Array.isArray(req.body)) throw validation([{ field: "(body)", message: "must be a JSON object" }]);
 					if (nestedDeeperThan(req.body, MAX_BODY_DEPTH))
 						throw validation([{ field: "(body)", message: `must not nest deeper than ${MAX_BODY_DEPTH} levels` }]);
+					// `Prefer: respond-async` (RFC 7240) = `?async=true`: set on the params the action receives (headers never reach actions, ctx.meta stays as it is).
+					if (req.$action?.name === "analysis.analyze" && req.$params && /(^|[\s,])respond-async\s*(,|;|$)/i.test(String(req.headers.prefer ?? ""))) req.$params.async = true;
 				}
 			}
 		],

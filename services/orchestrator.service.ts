@@ -8,7 +8,7 @@ import { checkOutput } from "../agents/guardrails";
 import { resolveConsent } from "../agents/workflow/consent";
 import { executeGraph, type ExecutorPorts, type NodeRecord, type RunResult } from "../agents/workflow/execute";
 import { compileGraph, type CompiledGraph, type NodeDef } from "../agents/workflow/graph";
-import { AGGREGATOR_ACTION, emotionShown, estimatedMinor, pipelines, PIPELINES, type Consent, type PipelineName } from "../agents/workflow/pipelines";
+import { AGGREGATOR_ACTION, emotionShown, estimatedMinor, pipelines, PIPELINES, pipelineTimeouts, type Consent, type PipelineName } from "../agents/workflow/pipelines";
 import { checkpointOutput, finalResponse, ReportText, reportText, specializedOf, versionsOf, type NodeVersions } from "../agents/workflow/report";
 import { config } from "../lib/config";
 import { ClientError, RetryableError, type ErrorLike } from "../lib/errors";
@@ -176,7 +176,7 @@ const OrchestratorService: ServiceSchema<Record<string, never>, Methods, Vars> =
 		// Known actions: those in the registry now, and those of the services this build ships (agents on other nodes may
 		// not be discovered yet; a missing one at run time is a failed node, not a start-up error).
 		const c = config();
-		const defs = pipelines({ visionMs: c.vision.timeoutMs * 2 + 10_000, agentMs: c.agents.timeoutMs });
+		const defs = pipelines(pipelineTimeouts(c));
 		const registered = new Set((this.broker.registry.getActionList({}) as { name: string }[]).map(a => a.name));
 		const knownAction = (a: string) => a in LOCAL_ACTIONS || registered.has(a) || SHIPPED_ACTIONS.has(a);
 		this.graphs = Object.fromEntries(PIPELINES.map(p => [p, compileGraph(defs[p], knownAction)])) as Record<PipelineName, CompiledGraph>;

@@ -123,3 +123,33 @@ export function compileGraph(g: GraphDef, knownActions?: (action: string) => boo
 	}
 	return { ...g, byId, parents, order };
 }
+
+/**
+ * A compiled graph as text, for operators (the `lm-graph` REPL command): its name and version,
+ * each node in execution order with its action, required/optional, timeout, retries, consent
+ * gate, condition and what it reads and writes, then the edges and the reducers.
+ */
+export function renderGraph(g: CompiledGraph): string {
+	const lines = [`pipeline ${g.name} (version ${g.version})`, `inputs: ${g.inputs.join(", ") || "none"}`, `nodes (${g.nodes.length}, in execution order):`];
+	for (const id of g.order) {
+		const n = g.byId.get(id)!;
+		const after = g.parents.get(id)!;
+		const parts = [
+			n.action,
+			n.required ? "required" : "optional",
+			`timeout ${n.timeoutMs} ms`,
+			`retries ${n.retries}`,
+			`consent ${n.consent ?? "-"}`,
+			...(n.when ? ["conditional"] : []),
+			`reads ${n.reads.join(", ") || "-"}`,
+			`writes ${n.writes}`,
+			`after ${after.join(", ") || "-"}`
+		];
+		lines.push(`  ${n.id.padEnd(18)} ${parts.join(" | ")}`);
+	}
+	lines.push(`edges (${g.edges.length}):`);
+	for (const [from, to] of g.edges) lines.push(`  ${from} -> ${to}`);
+	const reducers = Object.keys(g.reducers ?? {});
+	lines.push(`reducers: ${reducers.join(", ") || "none"}`);
+	return lines.join("\n");
+}

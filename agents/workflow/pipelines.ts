@@ -40,6 +40,11 @@ export interface Timeouts {
 	agentMs: number;
 }
 
+/** The node timeouts a node's config gives (the vision pass: two attempts of a remote provider plus the local fallback). */
+export function pipelineTimeouts(c: { vision: { timeoutMs: number }; agents: { timeoutMs: number } }): Timeouts {
+	return { visionMs: c.vision.timeoutMs * 2 + 10_000, agentMs: c.agents.timeoutMs };
+}
+
 export const PIPELINE_VERSIONS: Record<PipelineName, string> = { core: "core@1.0.0", enhanced: "enhanced@1.0.0", hybrid: "hybrid@1.0.0" };
 
 export const AGGREGATOR_ACTION = "local.aggregator";

@@ -4,6 +4,7 @@ import sharp from "sharp";
 import { HUMAN_DIR } from "../../agents/providers/vision/human";
 import { DISCLAIMERS } from "../../agents/guardrails";
 import { RequestScopeMiddleware } from "../../lib/request-scope";
+import { requestHash } from "../../services/analysis.service";
 import { http, startNode, type Http, type TestNode } from "../helpers/node";
 import { registerUser } from "../factories/users";
 import { freePort, uploadForm } from "../factories/images";
@@ -386,5 +387,89 @@ describe("analysis endpoints", () => {
 		expectFinal(job.result, media_id, "core");
 		// Someone else's job is not theirs to see.
 		expect((await request("GET", `/analysis/jobs/${res.body.job_id}`, { token: bob.token })).status).toBe(404);
+	}, 60_000);
+	/** Polls a job until it ends. */
+	async function finished(user: User, jobId: string) {
+		let job: any;
+		for (let i = 0; i < 120; i++) {
+			job = (await request("GET", `/analysis/jobs/${jobId}`, { token: user.token })).body;
+			if (job.status === "completed" || job.status === "failed") break;
+			await new Promise(r => setTimeout(r, 250));
+		}
+		return job;
+	}
+
+	it("idempotency: the same request within the window answers the stored report (sync) or the existing job (async); a consent, bio or option change runs again", async () => {
+		const media_id = await upload(alice);
+		const body = { media_id, bio_text: BIO, user_consent: { face_analysis: true, posture_analysis: true } };
+		const first = await analyze(alice, body);
+		expect(first.status).toBe(200);
+		const stored = await node.broker.call<any, object>("analyses.get", { id: first.body.analysis_id });
+		const face = calls["agent.face.run"] ?? 0;
+		const vision = calls["vision.analyze"] ?? 0;
+		// Same request, keys in another order: the stored report, no agent runs.
+		const again = await analyze(alice, { user_consent: { posture_analysis: true, face_analysis: true }, bio_text: BIO, media_id });
+		expect(again.status).toBe(200);
+		expect(again.body).toEqual(first.body);
+		expect([calls["agent.face.run"] ?? 0, calls["vision.analyze"] ?? 0]).toEqual([face, vision]);
+
+		// A consent change, a bio change or an option change is a new analysis (never a stale report).
+		const noFace = await analyze(alice, { ...body, user_consent: { face_analysis: false, posture_analysis: true } });
+		const otherBio = await analyze(alice, { ...body, bio_text: `${BIO} Also chess.` });
+		const withOptions = await analyze(alice, { ...body, options: { recent_limit: 2 } });
+		const ids = [first, noFace, otherBio, withOptions].map(r => r.body.analysis_id);
+		expect(new Set(ids).size).toBe(4);
+		expect(noFace.body.detailed_analysis.face).toBeUndefined();
+		// Another pipeline is its own analysis.
+		const enh = await analyze(alice, body, "/analysis/analyze/enhanced");
+		expect(enh.body.core_analysis.analysis_id).not.toBe(first.body.analysis_id);
+
+		// Async: the first request queues a job, the same request again answers that job id.
+		const a1 = await request("POST", "/analysis/analyze?async=true", { token: alice.token, body: { media_id, bio_text: BIO } });
+		const a2 = await request("POST", "/analysis/analyze?async=true", { token: alice.token, body: { bio_text: BIO, media_id } });
+		expect([a1.status, a2.status]).toEqual([202, 202]);
+		expect(a2.body).toEqual(a1.body);
+		const job = await finished(alice, a1.body.job_id);
+		expect(job.status).toBe("completed");
+		expect(job.result.analysis_id).toBe(a1.body.analysis_id);
+		// …and after it completed, the same request sync gets that stored report, async the same job.
+		const sync = await analyze(alice, { media_id, bio_text: BIO });
+		expect(sync.body).toEqual(job.result);
+		const a3 = await request("POST", "/analysis/analyze?async=true", { token: alice.token, body: { media_id, bio_text: BIO } });
+		expect(a3.body.job_id).toBe(a1.body.job_id);
+		// A completed sync run asked for async: a job that answers the stored report.
+		const a4 = await request("POST", "/analysis/analyze?async=true", { token: alice.token, body });
+		expect(a4.body.analysis_id).toBe(first.body.analysis_id);
+		expect((await finished(alice, a4.body.job_id)).result).toEqual(first.body);
+
+		// A sync run of the same request still in flight (no job) is not taken over by an async request: it gets its own run.
+		const flying = await node.broker.call<any, object>("analyses.create", {
+			user_id: alice.id, media_id, content_hash: stored.content_hash, pipeline: "core", graph_version: "core@1.0.0", status: "running",
+			request_hash: requestHash({ user_consent: null, bio_text: null, options: {} }), request: {}
+		});
+		const a5 = await request("POST", "/analysis/analyze?async=true", { token: alice.token, body: { media_id } });
+		expect(a5.status).toBe(202);
+		expect(a5.body.analysis_id).not.toBe(flying._id);
+		expect((await finished(alice, a5.body.job_id)).status).toBe("completed");
+
+		// The window: nothing older than `since` is reused.
+		const same = { user_id: alice.id, media_id, content_hash: stored.content_hash, pipeline: "core", graph_version: "core@1.0.0", request_hash: stored.request_hash };
+		const recent = (since: string) => node.broker.call<any, object>("analyses.recent", { ...same, since });
+		expect((await recent(new Date(Date.now() - 600_000).toISOString()))?._id).toBe(first.body.analysis_id);
+		expect(await recent(new Date(Date.now() + 1000).toISOString())).toBeNull();
+	}, 60_000);
+
+	it("Prefer: respond-async (RFC 7240) on POST /analysis/analyze runs it as a job, like ?async=true", async () => {
+		const media_id = await upload(alice);
+		const res = await request("POST", "/analysis/analyze", { token: alice.token, body: { media_id }, headers: { Prefer: "wait=10, respond-async" } });
+		expect(res.status).toBe(202);
+		expect(res.body).toMatchObject({ status: "queued", job_id: expect.any(String), analysis_id: expect.any(String) });
+		const job = await finished(alice, res.body.job_id);
+		expect(job.status).toBe("completed");
+		expectFinal(job.result, media_id, "core");
+		// Other preferences (or none) stay synchronous.
+		const sync = await request("POST", "/analysis/analyze", { token: alice.token, body: { media_id, bio_text: BIO }, headers: { Prefer: "return=minimal" } });
+		expect(sync.status).toBe(200);
+		expectFinal(sync.body, media_id, "core");
 	}, 60_000);
 });
