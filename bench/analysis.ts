@@ -1,3 +1,4 @@
+import { randomBytes } from "node:crypto";
 import fs from "node:fs";
 import net from "node:net";
 import os from "node:os";
@@ -130,7 +131,7 @@ async function main() {
 		// A user and N distinct uploads through the HTTP API.
 		const email = `bench-${Date.now()}@example.com`;
 		const reg = await json<{ access_token: string }>(
-			await fetch(`${url}/auth/register`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ email, password: "Blue-Harbor-Lantern-42" }) }),
+			await fetch(`${url}/auth/register`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ email, password: `Bench-${randomBytes(12).toString("base64url")}` }) }),
 			"register"
 		);
 		const auth = { authorization: `Bearer ${reg.access_token}` };
