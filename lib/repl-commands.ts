@@ -6,6 +6,17 @@ import { config, redactedConfig } from "./config";
 type ReplCommand = NonNullable<ReplOptions["customCommands"]>[number];
 
 /** Operator commands added to the Moleculer REPL (`npm run repl`), next to its own (nodes, services, call…). */
+/** A command on one or both job queues (`lm-queue [queue]`…) that prints what its action answers. */
+function queueCommand(name: string, description: string, action: string): ReplCommand {
+	return {
+		command: `${name} [queue]`,
+		description,
+		async action(broker: ServiceBroker, raw: unknown) {
+			print(await broker.call(action, queueParam(argsOf(raw))));
+		}
+	};
+}
+
 export const replCommands: ReplCommand[] = [
 	{
 		command: "lm-config",
@@ -38,14 +49,7 @@ export const replCommands: ReplCommand[] = [
 			}
 		}
 	},
-	{
-		command: "lm-queue [queue]",
-		description: "Job counts per queue (analysis, ingest): waiting, active, delayed, completed, failed, paused",
-		async action(broker: ServiceBroker, raw: unknown) {
-			const args = argsOf(raw);
-			print(await broker.call("jobs.counts", queueParam(args)));
-		}
-	},
+	queueCommand("lm-queue", "Job counts per queue (analysis, ingest): waiting, active, delayed, completed, failed, paused", "jobs.counts"),
 	{
 		command: "lm-failed [queue]",
 		description: "Failed jobs with their reason and attempts, newest first",
@@ -67,14 +71,7 @@ export const replCommands: ReplCommand[] = [
 			print(await broker.call("jobs.retry", id === "all" ? {} : { id }));
 		}
 	},
-	{
-		command: "lm-pause [queue]",
-		description: "Pause a job queue (both when none is named); running jobs finish",
-		async action(broker: ServiceBroker, raw: unknown) {
-			const args = argsOf(raw);
-			print(await broker.call("jobs.pause", queueParam(args)));
-		}
-	},
+	queueCommand("lm-pause", "Pause a job queue (both when none is named); running jobs finish", "jobs.pause"),
 	{
 		command: "lm-graph <pipeline>",
 		description: "Show a pipeline's compiled graph (core, enhanced, hybrid): nodes with action, required/optional, timeout, retries, consent; edges; version",
@@ -82,14 +79,7 @@ export const replCommands: ReplCommand[] = [
 			console.log(graphText(String(argsOf(raw).pipeline ?? "")));
 		}
 	},
-	{
-		command: "lm-resume [queue]",
-		description: "Resume a paused job queue (both when none is named)",
-		async action(broker: ServiceBroker, raw: unknown) {
-			const args = argsOf(raw);
-			print(await broker.call("jobs.resume", queueParam(args)));
-		}
-	}
+	queueCommand("lm-resume", "Resume a paused job queue (both when none is named)", "jobs.resume")
 ];
 
 /** `lm-graph`: the pipeline as the orchestrator compiles it with this node's config (timeouts). */
