@@ -1,32 +1,14 @@
-import type { Context, ServiceSchema } from "moleculer";
 import { registerUser } from "../factories/users";
 import { cleanRedis, clusterEnv, uniqueNamespace } from "../helpers/cluster";
 import { http, startNode, tempDir, type TestNode } from "../helpers/node";
 import { openSse } from "../helpers/sse";
 import { waitFor } from "../helpers/wait";
+import { steeredOrchestrator } from "../helpers/fake-orchestrator";
 
 /** Jobs on BullMQ across two nodes: the status and the progress stream follow a job that runs elsewhere. */
 
-const gates = new Map<string, () => void>();
-const owners = new Map<string, string>();
-
-const FakeOrchestrator: ServiceSchema = {
-	name: "orchestrator",
-	actions: {
-		run: {
-			visibility: "public",
-			async handler(ctx: Context<{ analysis_id: string }>) {
-				const analysis_id = ctx.params.analysis_id;
-				const user_id = owners.get(analysis_id);
-				ctx.emit("analysis.progress", { analysis_id, user_id, node: "vision", status: "started" });
-				await new Promise<void>(release => gates.set(analysis_id, release));
-				ctx.emit("analysis.progress", { analysis_id, user_id, node: "vision", status: "finished" });
-				ctx.emit("analysis.completed", { analysis_id, user_id, media_id: "media-1" });
-				return { analysis_id, ran_on: this.broker.nodeID };
-			}
-		}
-	}
-};
+const orchestrator = steeredOrchestrator((analysis_id, nodeID) => ({ analysis_id, ran_on: nodeID }));
+const { gates, owners } = orchestrator;
 
 const namespace = uniqueNamespace("lmt-jobs");
 const nodes: TestNode[] = [];
@@ -43,7 +25,7 @@ it("runs a job on a worker node while the gateway answers its status and streams
 	nodes.push(gateway);
 	const worker = await startNode({ services: ["jobs"], env, broker: { nodeID: "worker-1" } });
 	nodes.push(worker);
-	worker.broker.createService(FakeOrchestrator);
+	worker.broker.createService(orchestrator.schema);
 	await gateway.broker.waitForServices(["orchestrator"], 10_000);
 
 	const request = http(gateway.url);

@@ -1,34 +1,13 @@
-import type { Context, ServiceSchema } from "moleculer";
 import { registerUser, type TestUser } from "../factories/users";
 import { http, startNode, type Http, type TestNode } from "../helpers/node";
 import { openSse } from "../helpers/sse";
 import { waitFor } from "../helpers/wait";
+import { steeredOrchestrator } from "../helpers/fake-orchestrator";
 
 /** Async jobs over HTTP in embedded mode (in-process queue), with a fake orchestrator the test steers. */
 
-const gates = new Map<string, () => void>();
-const owners = new Map<string, string>();
-let runs: string[] = [];
-
-const FakeOrchestrator: ServiceSchema = {
-	name: "orchestrator",
-	actions: {
-		run: {
-			visibility: "public",
-			async handler(ctx: Context<{ analysis_id: string }>) {
-				const analysis_id = ctx.params.analysis_id;
-				const user_id = owners.get(analysis_id);
-				runs.push(analysis_id);
-				if (analysis_id.startsWith("broken")) throw new Error("the orchestrator broke");
-				ctx.emit("analysis.progress", { analysis_id, user_id, node: "vision", status: "started" });
-				await new Promise<void>(release => gates.set(analysis_id, release));
-				ctx.emit("analysis.progress", { analysis_id, user_id, node: "vision", status: "finished" });
-				ctx.emit("analysis.completed", { analysis_id, user_id, media_id: "media-1" });
-				return { analysis_id, overall_score: 7.5 };
-			}
-		}
-	}
-};
+const orchestrator = steeredOrchestrator(analysis_id => ({ analysis_id, overall_score: 7.5 }));
+const { gates, owners, runs } = orchestrator;
 
 let node: TestNode;
 let request: Http;
@@ -56,7 +35,7 @@ const release = (analysisId: string) => waitFor(() => gates.get(analysisId)).the
 
 beforeAll(async () => {
 	node = await startNode({ services: ["api", "users", "auth", "jobs"], env: { JOB_CONCURRENCY: "1", JOB_ATTEMPTS: "2", JOB_BACKOFF_MS: "10" } });
-	node.broker.createService(FakeOrchestrator);
+	node.broker.createService(orchestrator.schema);
 	await node.broker.waitForServices(["orchestrator"]);
 	request = http(node.url);
 	alice = await user();
@@ -64,7 +43,7 @@ beforeAll(async () => {
 });
 afterAll(() => node.stop());
 beforeEach(() => {
-	runs = [];
+	runs.length = 0;
 });
 
 describe("async analysis jobs", () => {
