@@ -75,8 +75,12 @@ export class BullQueue<T> implements JobQueue<T> {
 	}
 
 	async get(id: string): Promise<JobInfo<T> | null> {
-		const job = await this.queue.getJob(id);
-		return job ? this.view(job, await job.getState()) : null;
+		const first = await this.queue.getJob(id);
+		if (!first) return null;
+		const state = await first.getState();
+		// The job may have finished between the two reads: read it again so its result matches its state.
+		const job = state === "completed" || state === "failed" ? ((await this.queue.getJob(id)) ?? first) : first;
+		return this.view(job, state);
 	}
 
 	async cancel(id: string): Promise<JobInfo<T> | null> {

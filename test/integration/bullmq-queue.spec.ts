@@ -1,6 +1,7 @@
 import { BullQueue, type BullQueueOptions } from "../../lib/jobs/bullmq-queue";
-import { PermanentJobError, type JobQueue } from "../../lib/jobs/types";
+import { type JobQueue } from "../../lib/jobs/types";
 import { REDIS_URL, cleanRedis, uniqueNamespace } from "../helpers/cluster";
+import { queueContract } from "../helpers/queue-contract";
 import { sleep, waitFor } from "../helpers/wait";
 
 interface Data {
@@ -41,6 +42,8 @@ const settled = async (q: JobQueue<Data>, id: string, state: string) => waitFor(
 	return info?.state === state ? info : null;
 }, 10_000);
 
+queueContract("BullQueue (real Redis)", o => queue(o), { workMs: 50, quietMs: 200, timeoutMs: 10_000, reportsPausedState: false });
+
 describe("BullQueue (real Redis)", () => {
 	it("retries a failing job with backoff, then completes it with its result", async () => {
 		const q = queue();
@@ -53,98 +56,6 @@ describe("BullQueue (real Redis)", () => {
 		const id = await q.add({ n: 21 });
 		expect(await settled(q, id, "completed")).toMatchObject({ attemptsMade: 3, result: { doubled: 42 }, data: { n: 21 } });
 		expect(attempts).toEqual([1, 2, 3]);
-	});
-
-	it("keeps a job whose attempts run out as failed, with the reason and the attempt count", async () => {
-		const q = queue({ attempts: 2 });
-		const finals: boolean[] = [];
-		q.process(async () => {
-			throw new Error("the vision pass is down");
-		}, { failed: (_i, final) => finals.push(final) });
-		const id = await q.add({ n: 1 });
-		expect(await settled(q, id, "failed")).toMatchObject({ attemptsMade: 2, failedReason: "the vision pass is down" });
-		await waitFor(() => finals.length === 2);
-		expect(finals).toEqual([false, true]);
-		expect(await q.failed()).toEqual([expect.objectContaining({ id, failedReason: "the vision pass is down", attemptsMade: 2 })]);
-		expect((await q.counts()).failed).toBe(1);
-	});
-
-	it("does not retry a PermanentJobError", async () => {
-		const q = queue({ attempts: 5 });
-		let calls = 0;
-		q.process(async () => {
-			calls++;
-			throw new PermanentJobError("media not found");
-		});
-		const id = await q.add({ n: 1 });
-		expect(await settled(q, id, "failed")).toMatchObject({ attemptsMade: 1, failedReason: "media not found" });
-		expect(calls).toBe(1);
-	});
-
-	it("runs at most `concurrency` jobs at once on a worker", async () => {
-		const q = queue({ concurrency: 2 });
-		let running = 0;
-		let peak = 0;
-		q.process(async () => {
-			peak = Math.max(peak, ++running);
-			await sleep(50);
-			running--;
-		});
-		for (let n = 0; n < 6; n++) await q.add({ n });
-		await waitFor(async () => (await q.counts()).completed === 6, 10_000);
-		expect(peak).toBe(2);
-	});
-
-	it("holds jobs while paused and runs them on resume", async () => {
-		const q = queue();
-		const seen: number[] = [];
-		q.process(async d => {
-			seen.push(d.n);
-		});
-		await q.pause();
-		expect(await q.isPaused()).toBe(true);
-		const id = await q.add({ n: 7 });
-		await sleep(200);
-		expect(seen).toEqual([]);
-		expect((await q.counts()).paused + (await q.counts()).waiting).toBe(1);
-		await q.resume();
-		await settled(q, id, "completed");
-		expect(seen).toEqual([7]);
-	});
-
-	it("retries failed jobs on request, one by id or all of them", async () => {
-		const q = queue({ attempts: 1 });
-		let healthy = false;
-		q.process(async d => {
-			if (!healthy) throw new Error("down");
-			return d.n;
-		});
-		const a = await q.add({ n: 1 });
-		const b = await q.add({ n: 2 });
-		await settled(q, a, "failed");
-		await settled(q, b, "failed");
-		healthy = true;
-		expect(await q.retryFailed(a)).toBe(1);
-		await settled(q, a, "completed");
-		expect(await q.get(b)).toMatchObject({ state: "failed" });
-		expect(await q.retryFailed()).toBe(1);
-		expect(await settled(q, b, "completed")).toMatchObject({ result: 2, attemptsMade: 1 });
-	});
-
-	it("adds a job id only once", async () => {
-		const q = queue();
-		let calls = 0;
-		q.process(async () => {
-			calls++;
-		});
-		const first = await q.add({ n: 1 }, { jobId: "analysis-abc" });
-		expect(first).toBe("analysis-abc");
-		expect(await q.add({ n: 2 }, { jobId: "analysis-abc" })).toBe(first);
-		await settled(q, first, "completed");
-		expect(await q.add({ n: 3 }, { jobId: "analysis-abc" })).toBe(first);
-		await sleep(100);
-		expect(calls).toBe(1);
-		expect((await q.get(first))?.data).toEqual({ n: 1 });
 	});
 
 	it("records progress and cancels a waiting job and a running one", async () => {
