@@ -158,7 +158,44 @@ const MediaService: ServiceSchema<Record<string, never>, Methods & DbMethods, Va
 				const doc = await this.dbGet<MediaDoc>(ctx.params.id);
 				if (!doc || doc.user_id !== ctx.params.user_id) throw notFound("Media");
 				await this.dbUpdate(doc._id, { perception: ctx.params.perception });
+				ctx.emit("media.perceived", { media_id: doc._id, user_id: doc.user_id });
 				return { media_id: doc._id };
+			}
+		},
+
+		/**
+		 * Internal read for the social and history services: a user's media with their stored
+		 * perception (null until the post-ingest job ran) and a signed thumbnail URL, newest first.
+		 * No ownership check: callers answer only for data they are allowed to show.
+		 */
+		summaries: {
+			visibility: "public",
+			input: z.object({
+				user_id: Id.optional(),
+				ids: z.array(Id).max(500).optional(),
+				since: z.string().max(40).optional(),
+				limit: z.number().int().min(1).max(1000).default(100)
+			}),
+			async handler(ctx: Context<{ user_id?: string; ids?: string[]; since?: string; limit: number }>) {
+				const { user_id, ids, since, limit } = ctx.params;
+				if (!user_id && !ids) return [];
+				const query: Record<string, unknown> = {};
+				if (user_id) query.user_id = user_id;
+				if (ids) query._id = { $in: ids };
+				if (since) query.created_at = { $gte: since };
+				const docs = await this.dbFind<MediaDoc & { perception?: StoredPerception }>({ query, sort: ["-created_at", "_id"], limit });
+				const ttl = config().storage.signedUrlTtlS;
+				return Promise.all(
+					docs.map(async d => ({
+						media_id: d._id,
+						user_id: d.user_id,
+						media_type: d.media_type,
+						created_at: d.created_at,
+						content_hash: d.content_hash,
+						thumbnail_url: await this.storage.downloadUrl(d.thumbnail_key ?? d.storage_key, ttl),
+						perception: d.perception ?? null
+					}))
+				);
 			}
 		},
 
