@@ -1,5 +1,5 @@
 import { Validators, type Context, type ServiceBroker } from "moleculer";
-import type { ZodError, ZodType } from "zod";
+import { toJSONSchema, type ZodError, type ZodType } from "zod";
 import { validation, type FieldError } from "./errors";
 
 type Checker = (params: unknown) => { ok: true; data: unknown } | { ok: false; errors: FieldError[] };
@@ -24,16 +24,30 @@ export function dollarKeys(value: unknown, prefix = "", depth = 0): string[] {
 	return out;
 }
 
-/** Replaces every action's zod `input` (in the schema and its mixins) by a thunk returning it. */
+/**
+ * The JSON Schema of what an action accepts (zod's input side). It is plain data, so it travels
+ * with the action's definition to every node's registry, where the gateway builds the OpenAPI
+ * document from it. A schema zod cannot express (a custom check) reads as "any value".
+ */
+export function inputJsonSchema(zod: ZodType): Record<string, unknown> {
+	const { $schema: _ignored, ...rest } = toJSONSchema(zod, { io: "input", unrepresentable: "any", target: "draft-2020-12" }) as Record<string, unknown>;
+	return rest;
+}
+
+/**
+ * Replaces every action's zod `input` (in the schema and its mixins) by a thunk returning it,
+ * and records its JSON Schema as `inputSchema`.
+ */
 export function wrapInputs(schema: unknown, seen = new Set<unknown>()): void {
 	if (!schema || typeof schema !== "object" || seen.has(schema)) return;
 	seen.add(schema);
 	const s = schema as { actions?: Record<string, unknown>; mixins?: unknown[] };
 	for (const action of Object.values(s.actions ?? {})) {
-		const a = action as { input?: unknown } | null;
+		const a = action as { input?: unknown; inputSchema?: unknown } | null;
 		if (a && typeof a === "object" && a.input && typeof a.input === "object") {
-			const zod = a.input;
+			const zod = a.input as ZodType;
 			a.input = () => zod;
+			a.inputSchema = inputJsonSchema(zod);
 		}
 	}
 	for (const m of s.mixins ?? []) wrapInputs(m, seen);

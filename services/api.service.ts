@@ -1,8 +1,11 @@
+import fs from "node:fs";
 import type { IncomingMessage, ServerResponse } from "node:http";
+import path from "node:path";
 import type { ActionSchema, Context, ServiceSchema } from "moleculer";
 import ApiGateway, { type ApiSettingsSchema } from "moleculer-web";
 import { config, type Config } from "../lib/config";
 import type { Server } from "node:http";
+import { z } from "zod";
 import { ClientError, rateLimited, unauthorized, validation } from "../lib/errors";
 import {
 	MAX_BODY_DEPTH,
@@ -15,6 +18,7 @@ import {
 	sendJson
 } from "../lib/http";
 import { prometheusRenderer } from "../lib/metrics";
+import { buildOpenApi, type ActionDoc } from "../lib/openapi";
 import { MemoryRateStore, RedisRateStore, type RateStore } from "../lib/rate-limit";
 import { runInRequest } from "../lib/request-scope";
 import { loadKeyRing, type KeyRing } from "../lib/tokens";
@@ -30,6 +34,9 @@ export const ALIASES: Record<string, string> = {
 	"GET /health": "api.health",
 	"GET /ready": "api.ready",
 	"GET /metrics": "api.metrics",
+	"GET /openapi.json": "api.openapi",
+	"GET /docs": "api.docs",
+	"GET /docs/assets/:file": "api.docsAsset",
 
 	"POST /auth/register": "auth.register",
 	"POST /auth/login": "auth.login",
@@ -62,6 +69,30 @@ export const ALIASES: Record<string, string> = {
 	"GET /analysis/analysis/:media_id/history": "analysis.history",
 	"GET /analysis/:id": "analysis.get"
 };
+
+/** Swagger UI's files, served from the npm package (no CDN); the page's own script is ours (no inline script). */
+const SWAGGER_DIR = path.dirname(require.resolve("swagger-ui-dist/package.json"));
+const DOCS_ASSETS: Record<string, { file: string; type: string }> = {
+	"swagger-ui.css": { file: path.join(SWAGGER_DIR, "swagger-ui.css"), type: "text/css; charset=utf-8" },
+	"swagger-ui-bundle.js": { file: path.join(SWAGGER_DIR, "swagger-ui-bundle.js"), type: "text/javascript; charset=utf-8" },
+	"favicon-32x32.png": { file: path.join(SWAGGER_DIR, "favicon-32x32.png"), type: "image/png" },
+	"init.js": { file: "", type: "text/javascript; charset=utf-8" }
+};
+const DOCS_INIT = `window.ui = SwaggerUIBundle({ url: "/openapi.json", dom_id: "#swagger-ui", deepLinking: true });\n`;
+const DOCS_PAGE = `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>LifeMirror API</title>
+<link rel="stylesheet" href="/docs/assets/swagger-ui.css"><link rel="icon" href="/docs/assets/favicon-32x32.png"></head>
+<body><div id="swagger-ui"></div><script src="/docs/assets/swagger-ui-bundle.js"></script><script src="/docs/assets/init.js"></script></body></html>
+`;
+
+/** This package's version, for the OpenAPI document (read once, from the package.json above this file or dist/). */
+const PACKAGE_VERSION: string = (() => {
+	for (let dir = __dirname; dir !== path.dirname(dir); dir = path.dirname(dir)) {
+		const file = path.join(dir, "package.json");
+		if (fs.existsSync(file)) return (JSON.parse(fs.readFileSync(file, "utf8")) as { version?: string }).version ?? "0.0.0";
+	}
+	return "0.0.0";
+})();
 
 /** Services the gateway needs before it reports ready. */
 const REQUIRED_SERVICES = ["users", "auth"];
@@ -201,6 +232,40 @@ const ApiService: ServiceSchema<ApiSettingsSchema, Methods, Vars> = {
 				const ready = Object.values(checks).every(Boolean);
 				if (!ready) ctx.meta.$statusCode = 503;
 				return { status: ready ? "ready" : "not_ready", checks };
+			}
+		},
+
+		/** GET /openapi.json — the OpenAPI 3.1 document of every route, from the actions' zod schemas (any node's). */
+		openapi: {
+			auth: "none",
+			summary: "The OpenAPI document of this API",
+			handler() {
+				const actions = new Map<string, ActionDoc>();
+				for (const item of this.broker.registry.getActionList({ skipInternal: true }) as { name: string; action?: ActionDoc }[])
+					if (item.action && !actions.has(item.name)) actions.set(item.name, item.action);
+				return buildOpenApi(ALIASES, actions, { title: "LifeMirror API", version: PACKAGE_VERSION, serverUrl: config().http.publicUrl || undefined });
+			}
+		},
+
+		/** GET /docs — Swagger UI over /openapi.json. */
+		docs: {
+			auth: "none",
+			summary: "Interactive API documentation (Swagger UI)",
+			handler(ctx: Context<unknown, { $responseType?: string }>) {
+				ctx.meta.$responseType = "text/html; charset=utf-8";
+				return DOCS_PAGE;
+			}
+		},
+
+		/** GET /docs/assets/:file — the few files the docs page loads. */
+		docsAsset: {
+			auth: "none",
+			input: z.object({ file: z.enum(Object.keys(DOCS_ASSETS) as [string, ...string[]]) }),
+			handler(ctx: Context<{ file: string }, { $responseType?: string; $responseHeaders?: Record<string, string> }>) {
+				const asset = DOCS_ASSETS[ctx.params.file];
+				ctx.meta.$responseType = asset.type;
+				ctx.meta.$responseHeaders = { "Cache-Control": "public, max-age=3600" };
+				return asset.file ? fs.createReadStream(asset.file) : DOCS_INIT;
 			}
 		},
 

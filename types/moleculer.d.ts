@@ -7,6 +7,10 @@ declare module "moleculer/src/service" {
 	interface ActionSchema<TThis> {
 		/** zod schema of the params; the zod validator parses, strips unknown keys and replaces ctx.params. */
 		input?: ZodType;
+		/** The JSON Schema of `input`, set when the service is created (lib/validator.ts); the OpenAPI document reads it. */
+		inputSchema?: Record<string, unknown>;
+		/** One line for the OpenAPI document (the action's doc comment in short). */
+		summary?: string;
 		/** Who may call the action through the gateway; default "required". */
 		auth?: AuthPolicy;
 		/** Rate class from config (`RATE_LIMITS`); keyed per user when authenticated, else per IP. */
