@@ -1,7 +1,7 @@
 import fs from "node:fs";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import path from "node:path";
-import type { ActionSchema, Context, ServiceSchema } from "moleculer";
+import { Errors, type ActionSchema, type Context, type ServiceSchema } from "moleculer";
 import ApiGateway, { type ApiSettingsSchema } from "moleculer-web";
 import { config, type Config } from "../lib/config";
 import type { Server } from "node:http";
@@ -181,6 +181,9 @@ const ApiService: ServiceSchema<ApiSettingsSchema, Methods, Vars> = {
 			// moleculer-web's multipart handler reports a form without a file as a bare client error.
 			if (err?.message === "File missing in the request")
 				err = new ClientError("VALIDATION", "A file is required in field `file`", { validation_errors: [{ field: "file", message: "required" }] });
+			// A broken multipart body (the parser's own errors: no boundary, truncated, bad part header) is the client's.
+			else if ((req as Req & { $alias?: { type?: string } }).$alias?.type === "multipart" && !(err instanceof Errors.MoleculerError))
+				err = new ClientError("BAD_REQUEST", "Malformed multipart/form-data body", { reason: String(err?.message ?? "").slice(0, 100) });
 			const { status, body } = renderError(err as never);
 			const svc = this as unknown as { logger: { error(...a: unknown[]): void } };
 			if (status >= 500) svc.logger.error(`${req.method} ${req.url?.split("?")[0]} failed:`, err);

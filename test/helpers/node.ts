@@ -24,6 +24,15 @@ export interface NodeOptions {
 	broker?: Partial<BrokerOptions>;
 }
 
+/** Every service of this tree (`api`, `users`, `agents/face`…), as the node launcher finds them: the whole backend. */
+export function allServices(): string[] {
+	const dir = path.join(__dirname, "..", "..", "services");
+	return (fs.readdirSync(dir, { recursive: true }) as string[])
+		.filter(f => f.endsWith(".service.ts"))
+		.map(f => f.replace(/\\/g, "/").replace(/\.service\.ts$/, ""))
+		.sort();
+}
+
 export function tempDir(prefix = "lm-test-"): string {
 	return fs.mkdtempSync(path.join(os.tmpdir(), prefix));
 }

@@ -1,17 +1,7 @@
-import fs from "node:fs";
-import path from "node:path";
 import { ALIASES } from "../../services/api.service";
 import { buildOpenApi, routesOf } from "../../lib/openapi";
-import { http, startNode, type TestNode } from "../helpers/node";
+import { allServices, http, startNode, type TestNode } from "../helpers/node";
 
-/** Every service of this tree (`api`, `users`, `agents/face`…), as the node launcher finds them. */
-function allServices(): string[] {
-	const dir = path.join(__dirname, "..", "..", "services");
-	return (fs.readdirSync(dir, { recursive: true }) as string[])
-		.filter(f => f.endsWith(".service.ts"))
-		.map(f => f.replace(/\\/g, "/").replace(/\.service\.ts$/, ""))
-		.sort();
-}
 
 type Doc = { openapi: string; paths: Record<string, Record<string, any>>; components: any };
 
