@@ -161,12 +161,13 @@ const ApiService: ServiceSchema<ApiSettingsSchema, Methods, Vars> = {
 					const self = this as unknown as Methods;
 					ctx.meta.requestId = req.$requestId;
 					const method = req.method ?? "GET";
+					// Who is calling comes first: an anonymous caller learns nothing about a protected route.
+					await self.identify(ctx, req);
 					if (alias?.type === "multipart") {
 						if (!/^multipart\/form-data\s*;/i.test(req.headers["content-type"] ?? ""))
 							throw new ClientError("UNSUPPORTED_MEDIA_TYPE", "Content-Type must be multipart/form-data with the file in field `file`");
 					} else if (alias?.type !== "stream" && ["POST", "PUT", "PATCH"].includes(method) && hasBody(req) && !isJson(req))
 						throw new ClientError("UNSUPPORTED_MEDIA_TYPE", "Content-Type must be application/json");
-					await self.identify(ctx, req);
 					await self.limit(ctx, req, res);
 					// A body is one JSON object of bounded depth (arrays would merge into params as "0", "1", …).
 					if (Array.isArray(req.body)) throw validation([{ field: "(body)", message: "must be a JSON object" }]);

@@ -6,11 +6,27 @@ import path from "node:path";
 import { deflateSync } from "node:zlib";
 import ffmpeg from "@ffmpeg-installer/ffmpeg";
 import sharp from "sharp";
+import { HUMAN_DIR } from "../../agents/providers/vision/human";
 
 /**
  * Test media made at test time: real encoders (sharp, the shipped ffmpeg), nothing downloaded.
  * Every image differs by its colour, so distinct calls give distinct content hashes.
  */
+
+const HUMAN_SAMPLES = path.join(HUMAN_DIR, "assets", "samples.jpg");
+let photos = 0;
+/**
+ * A real photo: the tile of a standing woman (face and full body) from the samples collage
+ * shipped in @vladmandic/human, scaled ×3. Each call encodes it a little differently, so an
+ * upload is always a new media (an identical re-upload would be the same one).
+ */
+export async function realPhoto(): Promise<Buffer> {
+	return sharp(HUMAN_SAMPLES)
+		.extract({ left: 641, top: 0, width: 148, height: 159 })
+		.resize({ width: 444 })
+		.jpeg({ quality: 92 - (++photos % 60) })
+		.toBuffer();
+}
 
 let colours = 0;
 /** A new solid colour each call (distinct images → distinct content hashes). */
