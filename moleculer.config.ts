@@ -88,7 +88,13 @@ export function brokerOptions(c: Config = config()): BrokerOptions {
 		validator: new ZodValidator(),
 
 		// Built-in metrics; the gateway renders them in the Prometheus format at GET /metrics.
-		metrics: { enabled: b.metrics },
+		metrics: {
+			enabled: b.metrics,
+			// Process metrics (memory, CPU) on every node, tests included (Moleculer turns them off under NODE_ENV=test).
+			collectProcessMetrics: true,
+			// Worker nodes have no gateway: Moleculer's Prometheus reporter serves their metrics on a port of their own.
+			reporter: b.metrics && b.metricsPort ? [{ type: "Prometheus", options: { port: b.metricsPort, path: "/metrics" } }] : undefined
+		},
 
 		// Spans per action call; exported to the logs when switched on.
 		tracing: {

@@ -103,6 +103,7 @@ const EnvSchema = z.object({
 	HEARTBEAT_INTERVAL_S: int(5, 1),
 	HEARTBEAT_TIMEOUT_S: int(15, 2),
 	METRICS: bool(true),
+	METRICS_PORT: int(0, 0, 65535),
 	TRACING: bool(false),
 	LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace"]).default("info"),
 	LOG_FORMAT: z.enum(["json", "pretty"]).optional(),
@@ -187,7 +188,12 @@ export const DEFAULT_RATE_LIMITS: Record<string, RateLimit> = {
 	upload: { limit: 10, windowS: 3600 },
 	bio: { limit: 20, windowS: 3600 },
 	analyze: { limit: 10, windowS: 3600 },
-	enhanced: { limit: 5, windowS: 3600 }
+	enhanced: { limit: 5, windowS: 3600 },
+	search: { limit: 50, windowS: 3600 },
+	compare: { limit: 15, windowS: 3600 },
+	goal: { limit: 15, windowS: 3600 },
+	profile: { limit: 10, windowS: 3600 },
+	notify: { limit: 10, windowS: 3600 }
 };
 
 export class ConfigError extends Error {
@@ -242,6 +248,8 @@ function build(e: z.output<typeof EnvSchema>) {
 			heartbeatIntervalS: e.HEARTBEAT_INTERVAL_S,
 			heartbeatTimeoutS: e.HEARTBEAT_TIMEOUT_S,
 			metrics: e.METRICS,
+			/** A port for Moleculer's own Prometheus endpoint (`/metrics`), for nodes without the gateway (workers); 0 = none. */
+			metricsPort: e.METRICS_PORT,
 			tracing: e.TRACING,
 			logLevel: e.LOG_LEVEL,
 			logFormat: e.LOG_FORMAT ?? (clustered || e.NODE_ENV === "production" ? "json" : "pretty")
