@@ -6,6 +6,8 @@ import { ConfigError, config } from "../lib/config";
 import { selectServices } from "../lib/roles";
 
 const SERVICE_DIR = path.join(__dirname, "..", "services");
+/** Written into DATA_DIR while a node runs, so `lifemirror backup` and `restore` can refuse to copy live files. */
+export const PID_FILE = "lifemirror.pid";
 const CONFIG_FILE = path.join(__dirname, "..", "moleculer.config.js");
 
 /** Service names (`api`, `users`, `agents/face`) of the compiled service files. */
@@ -44,6 +46,16 @@ if (require.main === module) {
 		console.error(err.message);
 		process.exit(1);
 	}
+	const pidFile = path.join(config().db.dataDir, PID_FILE);
+	fs.mkdirSync(path.dirname(pidFile), { recursive: true });
+	fs.writeFileSync(pidFile, String(process.pid));
+	process.once("exit", () => {
+		try {
+			if (fs.readFileSync(pidFile, "utf8") === String(process.pid)) fs.unlinkSync(pidFile);
+		} catch {
+			/* already gone */
+		}
+	});
 	const args = process.argv.slice(2);
 	const withConfig = args.some(a => a === "--config" || a === "-c" || a.startsWith("--config=")) ? args : ["--config", CONFIG_FILE, ...args];
 	new LifeMirrorRunner().start([process.argv[0], process.argv[1], ...withConfig]).catch((err: Error) => {
