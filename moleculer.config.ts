@@ -1,5 +1,7 @@
 import type { BrokerOptions } from "moleculer";
 import { config, type Config } from "./lib/config";
+import { flagsMiddleware } from "./lib/flags";
+import { opsMetricsMiddleware } from "./lib/metrics";
 import { redisOptions } from "./lib/redis";
 import { replCommands } from "./lib/repl-commands";
 import { RequestScopeMiddleware, requestLogFields } from "./lib/request-scope";
@@ -82,7 +84,8 @@ export function brokerOptions(c: Config = config()): BrokerOptions {
 		replOptions: { delimiter: "lifemirror $", customCommands: replCommands },
 
 		// Log lines inside an action carry the request id, on whichever node it runs.
-		middlewares: [RequestScopeMiddleware],
+		// …and every node exports its event-loop delay (lib/metrics.ts) and checks an action's feature `flag` (lib/flags.ts).
+		middlewares: [RequestScopeMiddleware, opsMetricsMiddleware(), flagsMiddleware(() => c.flags)],
 
 		// zod validates action params: `input: z.object(...)` on an action.
 		validator: new ZodValidator(),

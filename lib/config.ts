@@ -1,6 +1,7 @@
 import os from "node:os";
 import path from "node:path";
 import { z } from "zod";
+import { flagList } from "./flags";
 
 /**
  * The one reader of `process.env`. Every knob of LifeMirror is declared here once,
@@ -104,6 +105,7 @@ const EnvSchema = z.object({
 	HEARTBEAT_TIMEOUT_S: int(15, 2),
 	METRICS: bool(true),
 	METRICS_PORT: int(0, 0, 65535),
+	FLAGS: flagList,
 	TRACING: bool(false),
 	LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace"]).default("info"),
 	LOG_FORMAT: z.enum(["json", "pretty"]).optional(),
@@ -277,6 +279,8 @@ function build(e: z.output<typeof EnvSchema>) {
 			}
 		},
 		rateLimits: { ...DEFAULT_RATE_LIMITS, ...e.RATE_LIMITS },
+		/** Feature flags with their rollout percentage (lib/flags.ts). */
+		flags: e.FLAGS,
 		storage: {
 			kind: e.STORAGE,
 			/** Local mode: files under DATA_DIR/media, served by the gateway at /storage/… */

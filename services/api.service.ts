@@ -37,6 +37,7 @@ export const ALIASES: Record<string, string> = {
 	"GET /openapi.json": "api.openapi",
 	"GET /docs": "api.docs",
 	"GET /docs/assets/:file": "api.docsAsset",
+	"GET /admin/flags": "flags.list",
 
 	"POST /auth/register": "auth.register",
 	"POST /auth/login": "auth.login",

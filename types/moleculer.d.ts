@@ -15,6 +15,8 @@ declare module "moleculer/src/service" {
 		auth?: AuthPolicy;
 		/** Rate class from config (`RATE_LIMITS`); keyed per user when authenticated, else per IP. */
 		rateClass?: string;
+		/** A feature flag (lib/flags.ts) that must be on for the caller. */
+		flag?: import("../lib/flags").FlagName;
 		/** Roles the caller needs (checked in the service, not only the gateway). */
 		roles?: string[];
 		/** Moleculer's per-action call timeout in ms (missing from its types). */
