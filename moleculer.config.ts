@@ -1,11 +1,16 @@
 import type { BrokerOptions } from "moleculer";
 import { config, type Config } from "./lib/config";
+import { ErasureAckMiddleware } from "./lib/privacy/erasure";
+import { captureError, flushErrorTracking, initErrorTracking } from "./lib/error-tracking";
 import { flagsMiddleware } from "./lib/flags";
 import { opsMetricsMiddleware } from "./lib/metrics";
 import { redisOptions } from "./lib/redis";
 import { replCommands } from "./lib/repl-commands";
 import { RequestScopeMiddleware, requestLogFields } from "./lib/request-scope";
+import { RolesMiddleware } from "./lib/roles-guard";
+import { gracefulShutdownMiddleware } from "./lib/shutdown";
 import { ZodValidator } from "./lib/validator";
+import { PACKAGE_VERSION } from "./lib/version";
 
 /**
  * The broker's options, every knob taken from the typed config (lib/config.ts).
@@ -78,14 +83,17 @@ export function brokerOptions(c: Config = config()): BrokerOptions {
 		},
 
 		// Waits for in-flight requests before a node leaves (rolling restarts).
-		tracking: { enabled: true, shutdownTimeout: 10_000 },
+		tracking: { enabled: true, shutdownTimeout: b.shutdownTimeoutMs },
 
 		// `npm run repl`: Moleculer's REPL plus LifeMirror's operator commands (lm-config, lm-ready).
 		replOptions: { delimiter: "lifemirror $", customCommands: replCommands },
 
 		// Log lines inside an action carry the request id, on whichever node it runs.
-		// …and every node exports its event-loop delay (lib/metrics.ts) and checks an action's feature `flag` (lib/flags.ts).
-		middlewares: [RequestScopeMiddleware, opsMetricsMiddleware(), flagsMiddleware(() => c.flags)],
+		// …and every `user.erased` handler reports to the privacy service when its data is gone (lib/privacy/erasure.ts).
+		// …and an action's `roles` are checked where it runs, for every call that carries a user (lib/roles-guard.ts).
+		// …and every node exports its event-loop delay (lib/metrics.ts).
+		// …and on SIGTERM the node drains, then hands back what still runs (lib/shutdown.ts).
+		middlewares: [RequestScopeMiddleware, ErasureAckMiddleware, RolesMiddleware, opsMetricsMiddleware(), flagsMiddleware(() => c.flags), gracefulShutdownMiddleware(() => b.shutdownTimeoutMs)],
 
 		// zod validates action params: `input: z.object(...)` on an action.
 		validator: new ZodValidator(),
@@ -125,6 +133,19 @@ export function brokerOptions(c: Config = config()): BrokerOptions {
 						}
 					}
 				: { type: "Console", options: { level: b.logLevel, colors: true, moduleColors: false, formatter: "short" } },
+
+		// Unexpected errors to Sentry when SENTRY_DSN is set: the gateway sends its 5xx; here, event handlers' errors.
+		created() {
+			initErrorTracking({ dsn: c.errorTracking.dsn, environment: c.env, release: `lifemirror@${PACKAGE_VERSION}` });
+		},
+		async stopped() {
+			await flushErrorTracking();
+		},
+		errorHandler(err, info) {
+			const i = info as { event?: { name?: string }; ctx?: { requestID?: string | null } };
+			if (i.event) captureError(err, { event: i.event.name, requestId: i.ctx?.requestID, nodeId: this.nodeID });
+			throw err;
+		}
 	};
 }
 

@@ -60,6 +60,25 @@ export function rgbToLab([r, g, b]: Rgb): Lab {
 	return [116 * fy - 16, 500 * (fx - fy), 200 * (fy - fz)];
 }
 
+/** L* of an 8-bit sRGB pixel: the same arithmetic as rgbToLab's first component (pixel loops). */
+export function lightness8(r: number, g: number, b: number): number {
+	return 116 * fLab(0.2126729 * LIN[r] + 0.7151522 * LIN[g] + 0.072175 * LIN[b]) - 16;
+}
+
+/** rgbToLab of an 8-bit sRGB pixel into `out` (no allocation; the same arithmetic, the same numbers). */
+export function lab8(r: number, g: number, b: number, out: Lab): Lab {
+	const R = LIN[r];
+	const G = LIN[g];
+	const B = LIN[b];
+	const fx = fLab((0.4124564 * R + 0.3575761 * G + 0.1804375 * B) / 0.95047);
+	const fy = fLab(0.2126729 * R + 0.7151522 * G + 0.072175 * B);
+	const fz = fLab((0.0193339 * R + 0.119192 * G + 0.9503041 * B) / 1.08883);
+	out[0] = 116 * fy - 16;
+	out[1] = 500 * (fx - fy);
+	out[2] = 200 * (fy - fz);
+	return out;
+}
+
 /** Squared Euclidean distance in Lab (CIE76²): cheap, for clustering. */
 export function labDist2(a: Lab, b: Lab): number {
 	return (a[0] - b[0]) ** 2 + (a[1] - b[1]) ** 2 + (a[2] - b[2]) ** 2;
@@ -194,6 +213,11 @@ export function isAchromatic(rgb: Rgb): boolean {
  * tones. Used only to leave skin out of garment colours; nothing about skin is reported.
  */
 export function isSkinLike([r, g, b]: Rgb): boolean {
+	return skinLike(r, g, b);
+}
+
+/** isSkinLike on three channel values (pixel loops: no array per pixel). */
+export function skinLike(r: number, g: number, b: number): boolean {
 	const y = 0.299 * r + 0.587 * g + 0.114 * b;
 	const cb = 128 - 0.168736 * r - 0.331264 * g + 0.5 * b;
 	const cr = 128 + 0.5 * r - 0.418688 * g - 0.081312 * b;
@@ -219,6 +243,11 @@ export interface QuantiseOptions {
 	minShare?: number;
 }
 
+/** Bins of 5 bits per channel, and the scratch the quantiser bins into (it runs synchronously). */
+const BINS = 1 << 15;
+const BIN_N = new Int32Array(BINS);
+const BIN_SUM = new Float64Array(BINS * 3);
+
 interface Bin {
 	n: number;
 	sum: [number, number, number];
@@ -242,30 +271,52 @@ export function quantise(pixels: Uint8Array, opts: QuantiseOptions = {}): Palett
 	const minShare = opts.minShare ?? 0.03;
 	const total = Math.floor(pixels.length / 3);
 	if (total === 0) return [];
-	const map = new Map<number, Bin>();
-	for (let i = 0; i < total * 3; i += 3) {
-		const key = ((pixels[i] >> 3) << 10) | ((pixels[i + 1] >> 3) << 5) | (pixels[i + 2] >> 3);
-		let bin = map.get(key);
-		if (!bin) {
-			bin = { n: 0, sum: [0, 0, 0], lab: [0, 0, 0] };
-			map.set(key, bin);
-		}
-		bin.n++;
-		bin.sum[0] += pixels[i];
-		bin.sum[1] += pixels[i + 1];
-		bin.sum[2] += pixels[i + 2];
+	// Binning into the scratch arrays (a typed array per channel sum, no object per pixel); the
+	// bins used are read out and the scratch is zeroed again before anything else runs.
+	const end = total * 3;
+	for (let i = 0; i < end; i += 3) {
+		const r = pixels[i];
+		const g = pixels[i + 1];
+		const b = pixels[i + 2];
+		const key = ((r >> 3) << 10) | ((g >> 3) << 5) | (b >> 3);
+		BIN_N[key]++;
+		const o = key * 3;
+		BIN_SUM[o] += r;
+		BIN_SUM[o + 1] += g;
+		BIN_SUM[o + 2] += b;
 	}
-	// Sorted by weight, then key: a fixed order whatever the Map's insertion order was.
-	const bins = [...map.entries()].sort((a, b) => b[1].n - a[1].n || a[0] - b[0]).map(([, b]) => b);
-	for (const b of bins) b.lab = rgbToLab([b.sum[0] / b.n, b.sum[1] / b.n, b.sum[2] / b.n]);
+	const keys: number[] = [];
+	for (let key = 0; key < BINS; key++) if (BIN_N[key]) keys.push(key);
+	// Sorted by weight, then key: a fixed order.
+	keys.sort((a, b) => BIN_N[b] - BIN_N[a] || a - b);
+	const bins: Bin[] = keys.map(key => {
+		const o = key * 3;
+		const bin: Bin = { n: BIN_N[key], sum: [BIN_SUM[o], BIN_SUM[o + 1], BIN_SUM[o + 2]], lab: [0, 0, 0] };
+		BIN_N[key] = 0;
+		BIN_SUM[o] = BIN_SUM[o + 1] = BIN_SUM[o + 2] = 0;
+		return bin;
+	});
+	const nb = bins.length;
+	const bl = new Float64Array(nb);
+	const ba = new Float64Array(nb);
+	const bb = new Float64Array(nb);
+	for (let i = 0; i < nb; i++) {
+		const b = bins[i];
+		b.lab = rgbToLab([b.sum[0] / b.n, b.sum[1] / b.n, b.sum[2] / b.n]);
+		bl[i] = b.lab[0];
+		ba[i] = b.lab[1];
+		bb[i] = b.lab[2];
+	}
+	const dist2 = (i: number, c: Lab) => (bl[i] - c[0]) ** 2 + (ba[i] - c[1]) ** 2 + (bb[i] - c[2]) ** 2;
 
 	// Seeds.
 	const centres: Lab[] = [bins[0].lab];
-	const nearest = bins.map(b => labDist2(b.lab, centres[0]));
-	while (centres.length < Math.min(k, bins.length)) {
+	const nearest = new Float64Array(nb);
+	for (let i = 0; i < nb; i++) nearest[i] = dist2(i, centres[0]);
+	while (centres.length < Math.min(k, nb)) {
 		let bi = -1;
 		let bv = 0;
-		for (let i = 0; i < bins.length; i++) {
+		for (let i = 0; i < nb; i++) {
 			const v = bins[i].n * nearest[i];
 			if (v > bv) {
 				bv = v;
@@ -273,19 +324,20 @@ export function quantise(pixels: Uint8Array, opts: QuantiseOptions = {}): Palett
 			}
 		}
 		if (bi < 0) break;
-		centres.push(bins[bi].lab);
-		for (let i = 0; i < bins.length; i++) nearest[i] = Math.min(nearest[i], labDist2(bins[i].lab, bins[bi].lab));
+		const seed = bins[bi].lab;
+		centres.push(seed);
+		for (let i = 0; i < nb; i++) nearest[i] = Math.min(nearest[i], dist2(i, seed));
 	}
 
 	// Lloyd rounds.
-	const assign = new Array<number>(bins.length).fill(0);
+	const assign = new Array<number>(nb).fill(0);
 	for (let round = 0; round < 12; round++) {
 		let moved = false;
-		for (let i = 0; i < bins.length; i++) {
+		for (let i = 0; i < nb; i++) {
 			let best = 0;
 			let bd = Infinity;
 			for (let c = 0; c < centres.length; c++) {
-				const d = labDist2(bins[i].lab, centres[c]);
+				const d = dist2(i, centres[c]);
 				if (d < bd) {
 					bd = d;
 					best = c;
@@ -295,13 +347,14 @@ export function quantise(pixels: Uint8Array, opts: QuantiseOptions = {}): Palett
 			assign[i] = best;
 		}
 		const acc = centres.map(() => ({ n: 0, l: 0, a: 0, b: 0 }));
-		bins.forEach((b, i) => {
+		for (let i = 0; i < nb; i++) {
 			const a = acc[assign[i]];
-			a.n += b.n;
-			a.l += b.lab[0] * b.n;
-			a.a += b.lab[1] * b.n;
-			a.b += b.lab[2] * b.n;
-		});
+			const n = bins[i].n;
+			a.n += n;
+			a.l += bl[i] * n;
+			a.a += ba[i] * n;
+			a.b += bb[i] * n;
+		}
 		acc.forEach((a, c) => {
 			if (a.n) centres[c] = [a.l / a.n, a.a / a.n, a.b / a.n];
 		});
@@ -333,7 +386,8 @@ export function quantise(pixels: Uint8Array, opts: QuantiseOptions = {}): Palett
 	const out = clusters.map(({ members }) => {
 		const n = members.reduce((s, b) => s + b.n, 0);
 		const mode = members.reduce((a, b) => (b.n > a.n ? b : a));
-		const core = members.filter(b => deltaE2000(b.lab, mode.lab) <= 8);
+		// ΔE00 ≥ |ΔL*| / SL and SL ≤ 1.75 for sRGB colours, so a bin 15 or more L* away is past ΔE 8: no need to compute it.
+		const core = members.filter(b => Math.abs(b.lab[0] - mode.lab[0]) < 15 && deltaE2000(b.lab, mode.lab) <= 8);
 		const cn = core.reduce((s, b) => s + b.n, 0);
 		const rgb = [0, 1, 2].map(ch => Math.round(core.reduce((s, b) => s + b.sum[ch], 0) / cn)) as Rgb;
 		return { rgb, hex: hex(rgb), lab: rgbToLab(rgb), share: n / total };

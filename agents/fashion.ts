@@ -9,27 +9,34 @@ import {
 	deltaE2000,
 	hueDistance,
 	hueGroups,
+	hex,
 	isAchromatic,
-	isSkinLike,
+	lab8,
 	labDist2,
+	lightness8,
 	quantise,
 	rgbToHsv,
 	rgbToLab,
+	skinLike,
 	type Harmony,
 	type Lab,
 	type PaletteColour,
 	type Rgb
 } from "./colors";
-import { VisionResult, type Keypoint, type KeypointName, type VisionBody } from "./providers/vision/types";
+import { VisionResult, type Keypoint, type KeypointName, type PassColour, type PassColours, type VisionBody } from "./providers/vision/types";
 
 /**
  * The fashion agent: reads the shared vision pass (subject body keypoints, person and
- * accessory objects) and the colours of the torso and legs regions of the image (sharp),
- * and answers a style label, garment items with crops, an outfit palette, its colour harmony,
- * contrasts, an overall rating and a confidence. Every rule is below, in code, with its reason.
+ * accessory objects, and the colours of the torso, legs, accessory and background regions,
+ * read by the vision worker: fashionColours below) and answers a style label, garment items
+ * with crops, an outfit palette, its colour harmony, contrasts, an overall rating and a
+ * confidence. Every rule is below, in code, with its reason.
  */
 
 export const FASHION_VERSION = "1.0.0";
+
+/** A vision pass as the worker has it (before the service adds the content hash). */
+type Pass = Omit<VisionResult, "content_hash">;
 
 /** [x1, y1, x2, y2] in pixels of the analysed image. */
 type Xyxy = [number, number, number, number];
@@ -163,7 +170,7 @@ function subjectBody(bodies: VisionBody[]): VisionBody | null {
  * of its height, legs 52–95%, middle 60% of its width). Without any person: the whole image,
  * and no torso or legs.
  */
-export function findRegions(v: VisionResult): Regions {
+export function findRegions(v: Pass): Regions {
 	const W = v.width;
 	const H = v.height;
 	const body = subjectBody(v.bodies);
@@ -253,15 +260,21 @@ export function findRegions(v: VisionResult): Regions {
 
 // ---- Pixels -------------------------------------------------------------------------------
 
-interface Raster {
-	data: Buffer;
+/**
+ * The raster the colours are read from: RGB bytes, RASTER_EDGE on the long side at most.
+ * In the vision worker it is resized from the pass's own decoded copy (rasterFromRgb), so the
+ * pass carries the colours and this agent does no pixel work on the event loop; the agent reads
+ * the image itself only for a pass without them (a remote provider, a hand-made pass).
+ */
+export interface Raster {
+	data: Uint8Array;
 	width: number;
 	height: number;
 	/** Raster pixels per analysed-image pixel. */
 	k: number;
 }
 
-async function raster(image: Buffer, v: VisionResult): Promise<Raster> {
+async function raster(image: Buffer, v: Pick<VisionResult, "width">): Promise<Raster> {
 	const { data, info } = await sharp(image, { failOn: "none" })
 		.rotate()
 		.removeAlpha()
@@ -272,6 +285,15 @@ async function raster(image: Buffer, v: VisionResult): Promise<Raster> {
 	return { data, width: info.width, height: info.height, k: info.width / v.width };
 }
 
+/** The colour raster from an RGB raster of the whole analysed image (`analysedWidth` its width in the pass's pixels). */
+export async function rasterFromRgb(rgb: Uint8Array, width: number, height: number, analysedWidth: number): Promise<Raster> {
+	const { data, info } = await sharp(rgb, { raw: { width, height, channels: 3 } })
+		.resize({ width: RASTER_EDGE, height: RASTER_EDGE, fit: "inside", withoutEnlargement: true })
+		.raw()
+		.toBuffer({ resolveWithObject: true });
+	return { data, width: info.width, height: info.height, k: info.width / analysedWidth };
+}
+
 /** RGB pixels of the raster inside `box` (analysed-image pixels), optionally outside `hole`. */
 function pixels(r: Raster, box: Xyxy | null, hole?: Xyxy): Uint8Array {
 	const b = box ?? [0, 0, r.width / r.k, r.height / r.k];
@@ -279,14 +301,41 @@ function pixels(r: Raster, box: Xyxy | null, hole?: Xyxy): Uint8Array {
 	const y1 = clamp(Math.floor(b[1] * r.k), 0, r.height);
 	const x2 = clamp(Math.ceil(b[2] * r.k), 0, r.width);
 	const y2 = clamp(Math.ceil(b[3] * r.k), 0, r.height);
-	const out: number[] = [];
-	for (let y = y1; y < y2; y++)
+	if (x2 <= x1 || y2 <= y1) return new Uint8Array();
+	const hx1 = hole ? hole[0] * r.k : 0;
+	const hy1 = hole ? hole[1] * r.k : 0;
+	const hx2 = hole ? hole[2] * r.k : 0;
+	const hy2 = hole ? hole[3] * r.k : 0;
+	const out = new Uint8Array((x2 - x1) * (y2 - y1) * 3);
+	const d = r.data;
+	let o = 0;
+	for (let y = y1; y < y2; y++) {
+		const holeRow = hole !== undefined && y >= hy1 && y < hy2;
 		for (let x = x1; x < x2; x++) {
-			if (hole && x >= hole[0] * r.k && x < hole[2] * r.k && y >= hole[1] * r.k && y < hole[3] * r.k) continue;
+			if (holeRow && x >= hx1 && x < hx2) continue;
 			const i = (y * r.width + x) * 3;
-			out.push(r.data[i], r.data[i + 1], r.data[i + 2]);
+			out[o++] = d[i];
+			out[o++] = d[i + 1];
+			out[o++] = d[i + 2];
 		}
-	return Uint8Array.from(out);
+	}
+	return o === out.length ? out : out.subarray(0, o);
+}
+
+/** The pixels of `src` that `drop` keeps, unless that leaves under 25% of them (then all of `src`). */
+function keepPixels(src: Uint8Array, drop: (r: number, g: number, b: number) => boolean): Uint8Array {
+	const out = new Uint8Array(src.length);
+	let o = 0;
+	for (let i = 0; i < src.length; i += 3) {
+		const r = src[i];
+		const g = src[i + 1];
+		const b = src[i + 2];
+		if (drop(r, g, b)) continue;
+		out[o++] = r;
+		out[o++] = g;
+		out[o++] = b;
+	}
+	return o >= src.length * 0.25 ? out.subarray(0, o) : src;
 }
 
 /**
@@ -295,18 +344,152 @@ function pixels(r: Raster, box: Xyxy | null, hole?: Xyxy): Uint8Array {
  * the region: a beige top is not skin, a white dress before a white wall is still a dress.
  */
 function garmentPixels(px: Uint8Array, background: PaletteColour[]): Uint8Array {
-	const filter = (src: Uint8Array, drop: (rgb: Rgb) => boolean) => {
-		const out: number[] = [];
-		for (let i = 0; i < src.length; i += 3) if (!drop([src[i], src[i + 1], src[i + 2]])) out.push(src[i], src[i + 1], src[i + 2]);
-		return out.length >= src.length * 0.25 ? Uint8Array.from(out) : src;
-	};
-	let cur = filter(px, isSkinLike);
+	let cur = keepPixels(px, skinLike);
 	const bg = background.filter(c => c.share >= 0.25).map(c => c.lab);
-	if (bg.length) cur = filter(cur, rgb => {
-		const lab = rgbToLab(rgb);
-		return bg.some(b => labDist2(lab, b) < 144);
-	});
+	if (bg.length) {
+		const lab: Lab = [0, 0, 0];
+		cur = keepPixels(cur, (r, g, b) => {
+			// L* alone already 12 or more away from every background colour: not background (exact, and one cube root instead of three).
+			const l = lightness8(r, g, b);
+			if (bg.every(c => (l - c[0]) ** 2 >= 144)) return false;
+			lab8(r, g, b, lab);
+			return bg.some(c => labDist2(lab, c) < 144);
+		});
+	}
 	return cur;
+}
+
+function skinMean(px: Uint8Array): Lab | null {
+	let n = 0;
+	let s0 = 0;
+	let s1 = 0;
+	let s2 = 0;
+	for (let i = 0; i < px.length; i += 3) {
+		if (!skinLike(px[i], px[i + 1], px[i + 2])) continue;
+		n++;
+		s0 += px[i];
+		s1 += px[i + 1];
+		s2 += px[i + 2];
+	}
+	return n >= 20 ? rgbToLab([s0 / n, s1 / n, s2 / n]) : null;
+}
+
+/** Objects worn or carried near the subject (all objects but people when there is no subject). */
+function wornObjects(v: Pass, regions: Regions) {
+	const near = regions.person ? expand(regions.person, 0.3) : null;
+	return v.objects
+		.filter(o => o.score >= OBJ_MIN && o.label !== "person")
+		.filter(o => !near || contains(near, o.box[0] + o.box[2] / 2, o.box[1] + o.box[3] / 2));
+}
+const accessoriesOf = (worn: ReturnType<typeof wornObjects>) => worn.filter(o => (ACCESSORY_LABELS as readonly string[]).includes(o.label));
+
+/** The subject's face box (the largest face), [x1, y1, x2, y2]. */
+function faceBoxOf(v: Pass): Xyxy | null {
+	return v.faces.length ? fromXywh([...v.faces].sort((a, b) => b.box[2] * b.box[3] - a.box[2] * a.box[3])[0].box) : null;
+}
+
+/** Version of the colour reading below: part of the key, so a pass read by another version is read again. */
+export const COLOURS_VERSION = "fashion-colours/1";
+
+/** What the colours were read for: the regions, accessories and face a pass gives (a pass edited afterwards no longer matches). */
+function coloursKey(v: Pass, regions: Regions): string {
+	const acc = accessoriesOf(wornObjects(v, regions)).map(o => o.box);
+	return JSON.stringify([COLOURS_VERSION, v.width, v.height, regions.person, regions.torso, regions.legs, acc, faceBoxOf(v)]);
+}
+
+/** Everything the fashion agent reads from the pixels of one pass. */
+export interface FashionColours {
+	key: string;
+	background: PaletteColour[];
+	torso: PaletteColour[];
+	legs: PaletteColour[];
+	/** One palette per accessory near the subject, in the pass's object order. */
+	accessories: PaletteColour[][];
+	/** The outfit palette (the whole image's without a person), 6 colours at most. */
+	outfit: PaletteColour[];
+	/** CIEDE2000 of the top's main colour against the subject's face skin (0.1), null without either. */
+	with_skin: number | null;
+}
+
+const deltaOrNull = (a: Lab | undefined | null, b: Lab | undefined | null) => (a && b ? r1(deltaE2000(a, b)) : null);
+
+/**
+ * The pixel work of the fashion agent, over the colour raster of a pass: background (outside
+ * the person grown 5%, when enough of it is left), torso, legs and accessory garment palettes
+ * (each sampled inside its region: collar, belt, arms and shoes are edges), the outfit palette,
+ * and the top against the skin of the face. Synchronous arithmetic: the vision worker runs it
+ * as part of the pass (`colours`), the agent only for a pass without them.
+ */
+export function fashionColours(v: Pass, img: Raster, regions = findRegions(v)): FashionColours {
+	const hasPerson = regions.source !== "image";
+	const hole = regions.person ? expand(regions.person, 0.05) : null;
+	const bgPx = hole ? pixels(img, null, hole) : new Uint8Array();
+	const background = bgPx.length / 3 >= 0.1 * img.width * img.height ? quantise(bgPx) : [];
+
+	const torsoPx = regions.torso ? garmentPixels(pixels(img, inset(regions.torso, 0.15, 0.1)), background) : new Uint8Array();
+	const legsPx = regions.legs ? garmentPixels(pixels(img, inset(regions.legs, 0.1, 0.06)), background) : new Uint8Array();
+	const torso = quantise(torsoPx);
+	const legs = quantise(legsPx);
+	const accessoryPx = accessoriesOf(wornObjects(v, regions)).map(o => garmentPixels(pixels(img, inset(fromXywh(o.box), 0.1, 0.1)), background));
+	const outfitPx = hasPerson ? concat([torsoPx, legsPx, ...accessoryPx]) : garmentPixels(pixels(img, null), []);
+	const outfit = quantise(outfitPx).slice(0, 6);
+
+	const faceBox = faceBoxOf(v);
+	const skin = faceBox ? skinMean(pixels(img, inset(faceBox, 0.25, 0.25))) : null;
+	return { key: coloursKey(v, regions), background, torso, legs, accessories: accessoryPx.map(px => quantise(px)), outfit, with_skin: deltaOrNull(torso[0]?.lab, skin) };
+}
+
+/**
+ * Runs the colour reading over a synthetic photo a few times, so a fresh vision thread has it
+ * compiled before its first real pass (cold, the first passes pay several times the cost).
+ */
+export function warmColourReading(rounds = 24): void {
+	const width = 240;
+	const height = 320;
+	const data = new Uint8Array(width * height * 3);
+	let seed = 7;
+	// Noise wide enough for a photo's thousands of colour bins: the loops then run at their real sizes.
+	const noise = () => (seed = (seed * 1103515245 + 12345) & 0x7fffffff) % 64;
+	for (let y = 0; y < height; y++)
+		for (let x = 0; x < width; x++) {
+			const i = (y * width + x) * 3;
+			const inTop = x > 70 && x < 170 && y > 60 && y < 160;
+			const inLegs = x > 80 && x < 160 && y >= 160 && y < 300;
+			const base: Rgb = inTop ? [170, 30, 40] : inLegs ? [20, 30, 100] : [120 + (x >> 3), 140, 170 - (y >> 3)];
+			data[i] = base[0] + noise();
+			data[i + 1] = base[1] + noise();
+			data[i + 2] = base[2] + noise();
+		}
+	const kp = (name: KeypointName, x: number, y: number): Keypoint => ({ name, x, y, z: 0, score: 0.9 });
+	const pass: Pass = {
+		width,
+		height,
+		faces: [],
+		bodies: [{ box: [70, 30, 100, 280], score: 0.9, keypoints: [kp("leftShoulder", 160, 60), kp("rightShoulder", 80, 60), kp("leftHip", 150, 160), kp("rightHip", 90, 160), kp("leftKnee", 145, 230), kp("rightKnee", 95, 230), kp("leftAnkle", 140, 295), kp("rightAnkle", 100, 295)] }],
+		objects: [{ label: "person", score: 0.9, box: [65, 20, 110, 290] }, { label: "handbag", score: 0.6, box: [170, 150, 40, 40] }],
+		quality: { width, height, brightness: 0.5, contrast: 0.2, sharpness: 20, blurry: false, too_dark: false, too_bright: false },
+		biometric: false,
+		provider: "warm-up",
+		model_version: "warm-up",
+		inference_ms: 0
+	};
+	const img: Raster = { data, width, height, k: 1 };
+	for (let i = 0; i < rounds; i++) passColours(fashionColours(pass, img));
+}
+
+const toPass = (p: PaletteColour[]): PassColour[] => p.map(c => ({ rgb: c.rgb, share: c.share }));
+const fromPass = (p: PassColour[]): PaletteColour[] => p.map(c => ({ rgb: c.rgb, hex: hex(c.rgb), lab: rgbToLab(c.rgb), share: c.share }));
+
+/** The colours as the vision pass carries them (sRGB and share: hex and Lab follow from the sRGB exactly). */
+export function passColours(c: FashionColours): PassColours {
+	return { key: c.key, background: toPass(c.background), torso: toPass(c.torso), legs: toPass(c.legs), accessories: c.accessories.map(toPass), outfit: toPass(c.outfit), with_skin: c.with_skin };
+}
+
+/** The pass's colours when they were read for exactly these regions, accessories and face; null otherwise. */
+export function coloursFromPass(v: Pass, regions: Regions): FashionColours | null {
+	const c = v.colours;
+	if (!c || c.key !== coloursKey(v, regions)) return null;
+	return { key: c.key, background: fromPass(c.background), torso: fromPass(c.torso), legs: fromPass(c.legs), accessories: c.accessories.map(fromPass), outfit: fromPass(c.outfit), with_skin: c.with_skin };
 }
 
 // ---- Rules --------------------------------------------------------------------------------
@@ -413,18 +596,6 @@ function contrastLevel(d: number | null): "low" | "medium" | "high" | null {
 	return d < 10 ? "low" : d < 30 ? "medium" : "high";
 }
 
-function skinMean(px: Uint8Array): Lab | null {
-	let n = 0;
-	const s = [0, 0, 0];
-	for (let i = 0; i < px.length; i += 3) {
-		if (!isSkinLike([px[i], px[i + 1], px[i + 2]])) continue;
-		n++;
-		s[0] += px[i];
-		s[1] += px[i + 1];
-		s[2] += px[i + 2];
-	}
-	return n >= 20 ? rgbToLab([s[0] / n, s[1] / n, s[2] / n]) : null;
-}
 
 
 const fashion = defineAgent({
@@ -439,7 +610,6 @@ const fashion = defineAgent({
 		const warnings: string[] = [];
 		const regions = findRegions(v);
 		const hasPerson = regions.source !== "image";
-		const img = await raster(await deps.image(), v);
 
 		if (!hasPerson) warnings.push("no person found: the palette describes the whole image and no outfit is rated");
 		else if (regions.source === "person_box") warnings.push("body keypoints not found: torso and legs placed by the proportions of the person box");
@@ -449,34 +619,19 @@ const fashion = defineAgent({
 		if (v.quality.too_dark) warnings.push("dark photo: colours may read darker than they are");
 		if (v.quality.too_bright) warnings.push("overexposed photo: colours may read lighter than they are");
 
-		// Background: the image outside the person (grown 5%), when enough of it is left.
-		const hole = regions.person ? expand(regions.person, 0.05) : null;
-		const bgPx = hole ? pixels(img, null, hole) : new Uint8Array();
-		const background = bgPx.length / 3 >= 0.1 * img.width * img.height ? quantise(bgPx) : [];
-
-		// Colour sampling stays inside each region (collar, belt, arms and shoes are edges).
-		const torsoPx = regions.torso ? garmentPixels(pixels(img, inset(regions.torso, 0.15, 0.1)), background) : new Uint8Array();
-		const legsPx = regions.legs ? garmentPixels(pixels(img, inset(regions.legs, 0.1, 0.06)), background) : new Uint8Array();
-		const torso = quantise(torsoPx);
-		const legs = quantise(legsPx);
-
-		const near = regions.person ? expand(regions.person, 0.3) : null;
-		const worn = v.objects
-			.filter(o => o.score >= OBJ_MIN && o.label !== "person")
-			.filter(o => !near || contains(near, o.box[0] + o.box[2] / 2, o.box[1] + o.box[3] / 2));
-		const accessories = worn.filter(o => (ACCESSORY_LABELS as readonly string[]).includes(o.label));
-		const accessoryPx = accessories.map(o => garmentPixels(pixels(img, inset(fromXywh(o.box), 0.1, 0.1)), background));
-
-		const outfitPx = hasPerson ? concat([torsoPx, legsPx, ...accessoryPx]) : garmentPixels(pixels(img, null), []);
-		const outfit = quantise(outfitPx).slice(0, 6);
+		// The colours: from the pass when its worker read them for these regions, else from the image here.
+		const colours = coloursFromPass(v, regions) ?? fashionColours(v, await raster(await deps.image(), v), regions);
+		const { background, torso, legs, outfit } = colours;
+		const worn = wornObjects(v, regions);
+		const accessories = accessoriesOf(worn);
 		const { harmony } = classifyHarmony(outfit);
 
 		const items: { type: string; score: number; bbox: Xyxy; colours: PaletteColour[] }[] = [];
 		if (regions.torso && torso.length) items.push({ type: "top", score: regions.torsoScore, bbox: regions.torso, colours: torso });
 		if (regions.legs && legs.length) items.push({ type: "bottom", score: regions.legsScore, bbox: regions.legs, colours: legs });
 		accessories.forEach((o, i) => {
-			const colours = quantise(accessoryPx[i]);
-			if (colours.length) items.push({ type: o.label, score: o.score, bbox: clip(fromXywh(o.box), v.width, v.height), colours });
+			const palette = colours.accessories[i] ?? [];
+			if (palette.length) items.push({ type: o.label, score: o.score, bbox: clip(fromXywh(o.box), v.width, v.height), colours: palette });
 		});
 		const crops = await Promise.all(
 			items.map(async it => {
@@ -489,11 +644,8 @@ const fashion = defineAgent({
 			})
 		);
 
-		const faceBox = v.faces.length ? fromXywh([...v.faces].sort((a, b) => b.box[2] * b.box[3] - a.box[2] * a.box[3])[0].box) : null;
-		const skin = faceBox ? skinMean(pixels(img, inset(faceBox, 0.25, 0.25))) : null;
-		const d = (a: Lab | undefined | null, b: Lab | undefined | null) => (a && b ? r1(deltaE2000(a, b)) : null);
-		const topBottom = d(torso[0]?.lab, legs[0]?.lab);
-		const withBackground = hasPerson ? d(outfit[0]?.lab, background[0]?.lab) : null;
+		const topBottom = deltaOrNull(torso[0]?.lab, legs[0]?.lab);
+		const withBackground = hasPerson ? deltaOrNull(outfit[0]?.lab, background[0]?.lab) : null;
 
 		const { style, reason } = classifyStyle({ hasPerson, labels: worn.map(o => o.label), harmony, palette: outfit, torso, legs });
 		return {
@@ -509,7 +661,7 @@ const fashion = defineAgent({
 			})),
 			palette: outfit.map(c => ({ hex: c.hex, name: colourName(c.rgb), share: c.share })),
 			harmony,
-			contrast: { top_bottom: topBottom, with_background: withBackground, with_skin: d(torso[0]?.lab, skin), level: contrastLevel(topBottom) },
+			contrast: { top_bottom: topBottom, with_background: withBackground, with_skin: colours.with_skin, level: contrastLevel(topBottom) },
 			accessories: [...new Set(accessories.map(o => o.label))],
 			regions: { source: regions.source, person: regions.person, torso: regions.torso, legs: regions.legs },
 			overall_rating: overallRating({

@@ -14,6 +14,7 @@ import { PID_FILE, listServices } from "./lifemirror-node";
  *   lifemirror analyze PHOTO [--bio TEXT] [--json] [--pipeline core|enhanced|hybrid] [--biometric]
  *   lifemirror backup DIR      copy the embedded data directory (DATA_DIR) into DIR/<timestamp>
  *   lifemirror restore DIR     put a backup back into DATA_DIR
+ *   lifemirror seed [--force]  fill a fresh DATA_DIR with demo users, photos, analyses, follows, notifications
  *
  * `analyze` needs no server: it starts the whole backend in this process (a throwaway data
  * directory, no network beyond 127.0.0.1), sends the photo through the same HTTP API, agents
@@ -240,6 +241,184 @@ export function restore(argv: string[], io: Io = stdio, env: NodeJS.ProcessEnv =
 	return 0;
 }
 
+/** The known password of every demo account (printed by `seed`): demo data only, never a real install's. */
+export const DEMO_PASSWORD = "LifeMirror-demo-2026";
+
+/**
+ * The demo people: an alias, a tile of the samples collage shipped in @vladmandic/human
+ * (assets/samples.jpg, 1280×1158; the top row holds eight photos), a short bio, and for some a
+ * second photo (the same tile mirrored and cropped tighter) so history and "improvement" have data.
+ */
+export const DEMO_USERS: { alias: string; tile: [number, number, number, number]; bio: string; second?: boolean }[] = [
+	{ alias: "Ava Sterling", tile: [0, 0, 157, 159], bio: "Product designer who sketches on trains and bakes sourdough on Sundays.", second: true },
+	{ alias: "Blake Rivers", tile: [166, 0, 150, 159], bio: "Lake swimmer, bookshop regular and patient chess teacher." },
+	{ alias: "Carlos Vega", tile: [326, 0, 212, 159], bio: "Chef who loves hosting friends and trying new recipes from everywhere.", second: true },
+	{ alias: "Dana Park", tile: [547, 0, 87, 159], bio: "Dancer and weekend hiker; always up for live music." },
+	{ alias: "Elena Moreau", tile: [641, 0, 148, 159], bio: "Illustrator and coffee enthusiast who volunteers at the animal shelter." },
+	{ alias: "Farah Haddad", tile: [797, 0, 105, 159], bio: "Architect with a soft spot for old cinemas and long walks." },
+	{ alias: "Grace Lin", tile: [1130, 0, 137, 159], bio: "Event planner who brings people together; learning Italian." },
+	{ alias: "Hugo Brandt", tile: [911, 0, 210, 159], bio: "Group trips, board games and good conversations with friends." }
+];
+
+/** A demo photo: one tile of the samples collage, enlarged ×2 (small, quick to analyse), as JPEG. */
+async function demoPhoto(tile: [number, number, number, number], second: boolean): Promise<Buffer> {
+	// Loaded here: sharp and the vision provider are heavy, and only `seed` needs them.
+	const sharp = (await import("sharp")).default;
+	const { HUMAN_DIR } = await import("../agents/providers/vision/human");
+	const [left, top, width, height] = tile;
+	const inset = second ? Math.round(width * 0.06) : 0;
+	let img = sharp(path.join(HUMAN_DIR, "assets", "samples.jpg")).extract({ left: left + inset, top, width: width - 2 * inset, height });
+	if (second) img = img.flop();
+	return img.resize({ height: height * 2 }).jpeg({ quality: second ? 86 : 90 }).toBuffer();
+}
+
+/** Runs `fn` over `items` with at most `limit` at a time, in order of start. */
+async function pool<T, R>(items: T[], limit: number, fn: (item: T, i: number) => Promise<R>): Promise<R[]> {
+	const out: R[] = new Array(items.length);
+	let next = 0;
+	await Promise.all(
+		Array.from({ length: Math.min(limit, items.length) }, async () => {
+			while (next < items.length) {
+				const i = next++;
+				out[i] = await fn(items[i], i);
+			}
+		})
+	);
+	return out;
+}
+
+async function until<T>(what: string, check: () => Promise<T | null | undefined | false>, timeoutMs: number): Promise<T> {
+	const deadline = Date.now() + timeoutMs;
+	for (;;) {
+		const v = await check();
+		if (v) return v;
+		if (Date.now() > deadline) throw new CliError(`timed out waiting for ${what}`);
+		await new Promise(resolve => setTimeout(resolve, 250));
+	}
+}
+
+/** How many accounts the embedded users store holds (NeDB file: one JSON line per live record). */
+function usersIn(dataDir: string): number {
+	let text: string;
+	try {
+		text = fs.readFileSync(path.join(dataDir, "db", "users.db"), "utf8");
+	} catch {
+		return 0;
+	}
+	const live = new Map<string, boolean>();
+	for (const line of text.split("\n")) {
+		if (!line.trim()) continue;
+		try {
+			const doc = JSON.parse(line) as { _id?: string; $$deleted?: boolean };
+			if (doc._id) live.set(doc._id, !doc.$$deleted);
+		} catch {
+			/* a torn last line */
+		}
+	}
+	return [...live.values()].filter(Boolean).length;
+}
+
+/**
+ * `lifemirror seed [--force]`: demo data for a fresh embedded install (DATA_DIR), made the way
+ * users would make it — the whole backend starts in this process on 127.0.0.1 with that data
+ * directory and is driven through the HTTP API, so every event, feed entry, leaderboard snapshot
+ * and notification comes from the real services. Refused while a node uses DATA_DIR, and when
+ * it already holds accounts (unless --force, which adds the demo accounts next to them).
+ */
+export async function seed(argv: string[], io: Io = stdio, env: NodeJS.ProcessEnv = process.env): Promise<number> {
+	const args = [...argv];
+	const force = bool(args, "--force");
+	if (args.length) throw new CliError("usage: lifemirror seed [--force]");
+	const cfg = configure(env);
+	if (cfg.db.mongoUri) throw new CliError("seed fills the embedded data directory (DATA_DIR); unset MONGO_URI to use it");
+	const dataDir = path.resolve(cfg.db.dataDir);
+	refuseWhileRunning(dataDir, "seed");
+	const existing = usersIn(dataDir);
+	if (existing && !force) throw new CliError(`${dataDir} already holds ${existing} account(s): seed a fresh DATA_DIR, or pass --force to add the demo accounts anyway`);
+	const started = Date.now();
+	fs.mkdirSync(dataDir, { recursive: true });
+	io.err(`seeding ${dataDir}: starting the backend…\n`);
+	const { broker, url } = await startEmbedded(env, dataDir);
+	try {
+		// Demo addresses are unique per run, so --force on a seeded directory adds a second set.
+		const run = existing ? `+${randomBytes(3).toString("hex")}` : "";
+		const users: ((typeof DEMO_USERS)[number] & { email: string; token: string; id: string; media: string[] })[] = [];
+		for (const [i, d] of DEMO_USERS.entries()) {
+			const email = `demo${i + 1}${run}@lifemirror.demo`;
+			const { access_token } = await call(url, "POST", "/auth/register", null, { email, password: DEMO_PASSWORD, public_alias: d.alias, opt_in_public_analysis: true });
+			const me = await call(url, "GET", "/auth/me", access_token);
+			users.push({ ...d, email, token: access_token as string, id: me.id as string, media: [] as string[] });
+		}
+		io.err(`registered ${users.length} demo users\n`);
+		for (const u of users) {
+			for (const second of u.second ? [false, true] : [false]) {
+				const form = new FormData();
+				form.append("file", new Blob([new Uint8Array(await demoPhoto(u.tile, second))], { type: "image/jpeg" }), `${u.alias.split(" ")[0].toLowerCase()}${second ? "-2" : ""}.jpg`);
+				u.media.push((await call(url, "POST", "/media/upload", u.token, form)).media_id);
+			}
+		}
+		const media = users.flatMap(u => u.media.map(media_id => ({ u, media_id })));
+		io.err(`uploaded ${media.length} photos; analysing…\n`);
+		let done = 0;
+		const consent = { face_analysis: true, fashion_analysis: true, posture_analysis: true, bio_analysis: true, detailed_analysis: true, biometric_analysis: false, technical_metadata: false };
+		await pool(media, 2, async ({ u, media_id }) => {
+			await call(url, "POST", "/analysis/analyze", u.token, { media_id, user_consent: consent, bio_text: u.bio });
+			io.err(`  analysed ${++done}/${media.length} (${u.alias})\n`);
+		});
+		// Follows: everyone follows the next two people, and the first user follows everyone.
+		let follows = 0;
+		for (const [i, u] of users.entries()) {
+			const targets = new Set([users[(i + 1) % users.length], users[(i + 2) % users.length], ...(i === 0 ? users.slice(1) : [])]);
+			for (const t of targets) {
+				await call(url, "POST", `/social/follow/${t.id}`, u.token);
+				follows++;
+			}
+		}
+		io.err(`${follows} follows\n`);
+		// The post-ingest perceptions (background jobs) feed the public feed: wait for every one.
+		await until(
+			"the photos' perceptions",
+			async () => {
+				for (const { u, media_id } of media) {
+					const res = await fetch(`${url}/media/media/${media_id}/perception`, { headers: { authorization: `Bearer ${u.token}` } });
+					await res.arrayBuffer();
+					if (res.status !== 200) return false;
+				}
+				return true;
+			},
+			180_000
+		);
+		// Then until the feed, the leaderboard and the notifications have settled (events are asynchronous).
+		let last = "";
+		const settled = await until(
+			"the feed and the leaderboard",
+			async () => {
+				const feed = await call(url, "GET", "/public/feed?limit=100", null);
+				const board = await call(url, "GET", "/public/leaderboard?limit=50", null);
+				const unread = await Promise.all(users.map(async u => (await call(url, "GET", "/notifications", u.token)).unread_count as number));
+				const now = JSON.stringify([feed.items.length, board.items.length, unread]);
+				const same = now === last;
+				last = now;
+				return same && feed.items.length > 0 && { feed: feed.items.length as number, board: board.items.length as number, notifications: unread.reduce((a, b) => a + b, 0) };
+			},
+			60_000
+		);
+		io.out(
+			[
+				`Seeded ${dataDir} in ${((Date.now() - started) / 1000).toFixed(1)} s:`,
+				`  ${users.length} demo users, ${media.length} photos and analyses, ${follows} follows, ${settled.notifications} notifications`,
+				`  public feed: ${settled.feed} items, leaderboard: ${settled.board} rows`,
+				`Sign in as ${users.map(u => u.email).slice(0, 2).join(", ")} … ${users[users.length - 1].email}`,
+				`  password (every demo account): ${DEMO_PASSWORD}`,
+				""
+			].join("\n")
+		);
+		return 0;
+	} finally {
+		await broker.stop();
+	}
+}
+
 export async function main(argv: string[], io: Io = stdio, env: NodeJS.ProcessEnv = process.env): Promise<number> {
 	const [command, ...rest] = argv;
 	try {
@@ -250,8 +429,10 @@ export async function main(argv: string[], io: Io = stdio, env: NodeJS.ProcessEn
 				return backup(rest, io, env);
 			case "restore":
 				return restore(rest, io, env);
+			case "seed":
+				return await seed(rest, io, env);
 			default:
-				io.err("usage: lifemirror <analyze PHOTO [--bio TEXT] [--json] | backup DIR | restore BACKUP_DIR [--force]>\n");
+				io.err("usage: lifemirror <analyze PHOTO [--bio TEXT] [--json] | backup DIR | restore BACKUP_DIR [--force] | seed [--force]>\n");
 				return 2;
 		}
 	} catch (err) {

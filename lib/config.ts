@@ -103,9 +103,11 @@ const EnvSchema = z.object({
 	LB_STRATEGY: z.enum(["RoundRobin", "Random", "CpuUsage", "Latency", "Shard"]).default("RoundRobin"),
 	HEARTBEAT_INTERVAL_S: int(5, 1),
 	HEARTBEAT_TIMEOUT_S: int(15, 2),
+	SHUTDOWN_TIMEOUT_MS: int(25_000, 0, 10 * 60_000),
 	METRICS: bool(true),
 	METRICS_PORT: int(0, 0, 65535),
 	FLAGS: flagList,
+	SENTRY_DSN: z.url({ protocol: /^https?$/ }).optional(),
 	TRACING: bool(false),
 	LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace"]).default("info"),
 	LOG_FORMAT: z.enum(["json", "pretty"]).optional(),
@@ -168,7 +170,29 @@ const EnvSchema = z.object({
 	JOB_ATTEMPTS: int(3, 1, 50),
 	JOB_BACKOFF_MS: int(1000, 0, 3_600_000),
 	JOB_KEEP_FAILED: int(1000, 0, 1_000_000),
-	ANALYSIS_IDEMPOTENCY_S: int(600, 0, 7 * 24 * 3600)
+	JOB_LOCK_MS: int(30_000, 1000, 3_600_000),
+	JOB_STALLED_INTERVAL_MS: int(15_000, 500, 3_600_000),
+	ANALYSIS_IDEMPOTENCY_S: int(600, 0, 7 * 24 * 3600),
+
+	// Social layer: feed, leaderboard, social graph.
+	SOCIAL_GRAPH_MIN_PUBLIC_USERS: int(25, 1, 1_000_000),
+	LEADERBOARD_REFRESH_S: int(300, 1, 24 * 3600),
+	SOCIAL_CACHE_TTL_S: int(30, 1, 3600),
+
+	// Privacy: consents, exports, erasures.
+	POLICY_VERSION: z.string().regex(/^[A-Za-z0-9._-]{1,32}$/).default("2026-01"),
+	EXPORT_URL_TTL_S: int(3600, 60, 7 * 24 * 3600),
+	ERASURE_RETRY_S: int(60, 1, 24 * 3600),
+
+	// Notifications.
+	NOTIFICATION_SWEEP_S: int(6 * 3600, 0, 30 * 24 * 3600),
+	NOTIFICATION_STREAM_TOKEN_TTL_S: int(60, 5, 3600),
+
+	// Security: admins, API keys.
+	ADMIN_EMAILS: list,
+	API_KEY_MAX_ACTIVE: int(10, 1, 1000),
+	API_KEY_DEFAULT_TTL_DAYS: int(90, 1, 3650),
+	API_KEY_CACHE_TTL_S: int(30, 1, 3600)
 });
 
 export type Env = z.input<typeof EnvSchema>;
@@ -195,7 +219,8 @@ export const DEFAULT_RATE_LIMITS: Record<string, RateLimit> = {
 	compare: { limit: 15, windowS: 3600 },
 	goal: { limit: 15, windowS: 3600 },
 	profile: { limit: 10, windowS: 3600 },
-	notify: { limit: 10, windowS: 3600 }
+	notify: { limit: 10, windowS: 3600 },
+	export: { limit: 5, windowS: 3600 }
 };
 
 export class ConfigError extends Error {
@@ -249,6 +274,8 @@ function build(e: z.output<typeof EnvSchema>) {
 			strategy: e.LB_STRATEGY,
 			heartbeatIntervalS: e.HEARTBEAT_INTERVAL_S,
 			heartbeatTimeoutS: e.HEARTBEAT_TIMEOUT_S,
+			/** On SIGTERM, how long a node waits for its in-flight requests before it stops its services and leaves. */
+			shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
 			metrics: e.METRICS,
 			/** A port for Moleculer's own Prometheus endpoint (`/metrics`), for nodes without the gateway (workers); 0 = none. */
 			metricsPort: e.METRICS_PORT,
@@ -279,6 +306,8 @@ function build(e: z.output<typeof EnvSchema>) {
 			}
 		},
 		rateLimits: { ...DEFAULT_RATE_LIMITS, ...e.RATE_LIMITS },
+		/** Unexpected errors go to Sentry (or a compatible collector) when set (lib/error-tracking.ts). */
+		errorTracking: { dsn: e.SENTRY_DSN ?? null },
 		/** Feature flags with their rollout percentage (lib/flags.ts). */
 		flags: e.FLAGS,
 		storage: {
@@ -330,6 +359,14 @@ function build(e: z.output<typeof EnvSchema>) {
 			/** The same request (user, media content, pipeline, graph version, consent, bio, options) within this window reuses the analysis; 0 = never. */
 			idempotencyS: e.ANALYSIS_IDEMPOTENCY_S
 		},
+		social: {
+			/** Fewer opted-in users than this: the social graph is a cold start read against a fixed baseline. */
+			graphMinPublicUsers: e.SOCIAL_GRAPH_MIN_PUBLIC_USERS,
+			/** Leaderboard snapshots are rebuilt on events and at least this often. */
+			leaderboardRefreshS: e.LEADERBOARD_REFRESH_S,
+			/** Lifetime of cached feed, leaderboard and social-graph reads (events clean them sooner). */
+			cacheTtlS: e.SOCIAL_CACHE_TTL_S
+		},
 		jobs: {
 			/** Jobs run at once per queue on each node that runs the `jobs` service. */
 			concurrency: e.JOB_CONCURRENCY,
@@ -338,8 +375,36 @@ function build(e: z.output<typeof EnvSchema>) {
 			backoffMs: e.JOB_BACKOFF_MS,
 			keepFailed: e.JOB_KEEP_FAILED,
 			keepCompleted: 1000,
+			/** BullMQ: a job's lock lasts this long unless its worker renews it (every half of it); a dead worker's job is free after it. */
+			lockMs: e.JOB_LOCK_MS,
+			/** BullMQ: how often a node looks for jobs whose lock expired (their worker died) and queues them again. */
+			stalledIntervalMs: e.JOB_STALLED_INTERVAL_MS,
 			/** BullMQ key prefix (cluster mode): one per namespace. */
 			prefix: `${e.NAMESPACE || "default"}:jobs`
+		},
+		notifications: {
+			/** Period of the reminder / weekly-summary sweep (one node sweeps per period); 0 = no periodic sweep. */
+			sweepS: e.NOTIFICATION_SWEEP_S,
+			/** Lifetime of a `POST /notifications/stream-token` token (EventSource cannot send headers). */
+			streamTokenTtlS: e.NOTIFICATION_STREAM_TOKEN_TTL_S
+		},
+		privacy: {
+			/** The version of the privacy policy text in force: consents record it; a grant under an older one no longer counts. */
+			policyVersion: e.POLICY_VERSION,
+			/** How long an export's signed download URL works. */
+			exportUrlTtlS: e.EXPORT_URL_TTL_S,
+			/** An erasure not acknowledged by every data service within this time is sent again to those missing. */
+			erasureRetryS: e.ERASURE_RETRY_S
+		},
+		security: {
+			/** Accounts with these emails get the admin role when they sign up or sign in (granting only; revoke with `lm-revoke-admin`). */
+			adminEmails: e.ADMIN_EMAILS.map(m => m.normalize("NFKC").toLowerCase()),
+			/** Active (unrevoked, unexpired) API keys per user. */
+			apiKeyMaxActive: e.API_KEY_MAX_ACTIVE,
+			/** Lifetime of an API key created without `expires_in_days`. */
+			apiKeyDefaultTtlDays: e.API_KEY_DEFAULT_TTL_DAYS,
+			/** How long a key lookup stays cached; a revocation cleans it at once on every node. */
+			apiKeyCacheTtlS: e.API_KEY_CACHE_TTL_S
 		}
 	};
 }
@@ -391,6 +456,7 @@ export function redactedConfig(c: Config): unknown {
 		...c,
 		broker: { ...c.broker, transporter: mask(c.broker.transporter), cacher: mask(c.broker.cacher) },
 		redis: { url: mask(c.redis.url) },
+		errorTracking: { dsn: c.errorTracking.dsn ? "***" : null },
 		db: { ...c.db, mongoUri: mask(c.db.mongoUri) },
 		auth: { ...c.auth, jwtKeys: c.auth.jwtKeys.map(k => ({ kid: k.kid, secret: "***" })) },
 		vision: {

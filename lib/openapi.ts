@@ -103,7 +103,7 @@ function operation(route: Route, doc: ActionDoc | undefined): Schema {
 	if (parameters.length) op.parameters = parameters;
 	const auth = doc?.auth ?? "required";
 	if (auth === "none") op.security = [];
-	else if (auth === "optional") op.security = [{}, { bearer: [] }];
+	else if (auth === "optional") op.security = [{}, { bearer: [] }, { apiKey: [] }];
 	if (doc?.rateClass) op["x-rate-class"] = doc.rateClass;
 	if (doc?.roles?.length) op["x-roles"] = doc.roles;
 	op.responses = {
@@ -138,10 +138,13 @@ export function buildOpenApi(aliases: Record<string, string>, actions: Map<strin
 			description: "LifeMirror: AI self-perception analysis. Errors everywhere have the body `{error, error_code, details, timestamp}`."
 		},
 		...(opts.serverUrl ? { servers: [{ url: opts.serverUrl }] } : {}),
-		security: [{ bearer: [] }],
+		security: [{ bearer: [] }, { apiKey: [] }],
 		paths,
 		components: {
-			securitySchemes: { bearer: { type: "http", scheme: "bearer", bearerFormat: "JWT" } },
+			securitySchemes: {
+				bearer: { type: "http", scheme: "bearer", bearerFormat: "JWT", description: "An access token from /auth/login, or an API key (`lm_…`) as the bearer" },
+				apiKey: { type: "apiKey", in: "header", name: "X-API-Key", description: "An API key from POST /auth/api-keys (scoped; see the README)" }
+			},
 			schemas: { Error: ErrorBody }
 		}
 	};

@@ -2,6 +2,7 @@ import type { ReplOptions, ServiceBroker } from "moleculer";
 import { compileGraph, renderGraph } from "../agents/workflow/graph";
 import { pipelines, PIPELINES, pipelineTimeouts, type PipelineName } from "../agents/workflow/pipelines";
 import { config, redactedConfig } from "./config";
+import { flagsFor } from "./flags";
 
 type ReplCommand = NonNullable<ReplOptions["customCommands"]>[number];
 
@@ -79,8 +80,63 @@ export const replCommands: ReplCommand[] = [
 			console.log(graphText(String(argsOf(raw).pipeline ?? "")));
 		}
 	},
-	queueCommand("lm-resume", "Resume a paused job queue (both when none is named)", "jobs.resume")
+	queueCommand("lm-resume", "Resume a paused job queue (both when none is named)", "jobs.resume"),
+	{
+		command: "lm-audit-verify",
+		description: "Verify the audit log's hash chains: sequence, links and hashes of every entry",
+		async action(broker: ServiceBroker) {
+			console.log(auditVerifyText(await broker.call<AuditVerifyResult, object>("audit.verify", {})));
+		}
+	},
+	{
+		command: "lm-flags [user_id]",
+		description: "Feature flags in force (FLAGS) with their rollout percentage; with a user id, whether each is on for that user",
+		async action(_broker: ServiceBroker, raw: unknown) {
+			const id = argsOf(raw).user_id;
+			console.log(flagsText(typeof id === "string" && id ? id : undefined));
+		}
+	},
+	roleCommand("lm-grant-admin", "Give an account the admin role (audited; effective at its next sign-in)", true),
+	roleCommand("lm-revoke-admin", "Take the admin role from an account (audited; its current access token keeps it until it expires)", false)
 ];
+
+/** `lm-grant-admin <email>` / `lm-revoke-admin <email>`: an operator changes a role through users.setRole. */
+function roleCommand(name: string, description: string, grant: boolean): ReplCommand {
+	return {
+		command: `${name} <email>`,
+		description,
+		async action(broker: ServiceBroker, raw: unknown) {
+			const email = String(argsOf(raw).email ?? "");
+			try {
+				print(await broker.call("users.setRole", { email, role: "admin", grant, by: "operator:repl" }));
+			} catch (err) {
+				console.log(`${name} failed: ${(err as Error).message}`);
+			}
+		}
+	};
+}
+
+interface AuditVerifyResult {
+	ok: boolean;
+	entries: number;
+	first_bad_seq?: number;
+	first_bad_chain?: string;
+	chains: { chain: string; entries: number; ok: boolean; first_bad_seq?: number; head_hash: string }[];
+}
+
+/** `lm-audit-verify`: one line per chain, then the verdict. */
+export function auditVerifyText(r: AuditVerifyResult): string {
+	const lines = r.chains.map(c => `${c.chain.padEnd(32)} ${String(c.entries).padStart(7)} entries  ${c.ok ? "ok" : `BROKEN at seq ${c.first_bad_seq}`}  head ${c.head_hash.slice(0, 16)}`);
+	lines.push(r.ok ? `OK: ${r.entries} entries in ${r.chains.length} chain(s)` : `TAMPERED: chain ${r.first_bad_chain}, first bad entry seq ${r.first_bad_seq}`);
+	return lines.join("\n");
+}
+
+/** `lm-flags`: one line per flag. */
+export function flagsText(userId?: string): string {
+	return flagsFor(config().flags, userId)
+		.map(f => `${f.name.padEnd(20)} ${String(f.percent).padStart(3)} %${"on" in f ? `  ${f.on ? "on" : "off"} for ${userId}` : ""}`)
+		.join("\n");
+}
 
 /** `lm-graph`: the pipeline as the orchestrator compiles it with this node's config (timeouts). */
 export function graphText(pipeline: string): string {

@@ -175,7 +175,24 @@ export function dbMixin(collection: string, opts: { indexes?: DbIndex[] } = {}):
 		collection,
 		settings: { idField: "_id" },
 		// moleculer-db's CRUD actions stay off: every action a service exposes is declared by it.
-		actions: { find: false, count: false, list: false, create: false, insert: false, get: false, update: false, remove: false },
+		actions: {
+			find: false,
+			count: false,
+			list: false,
+			create: false,
+			insert: false,
+			get: false,
+			update: false,
+			remove: false,
+			/** Readiness probe of this service's store: GET /ready and `lm-ready` call every `*.dbHealth`. */
+			dbHealth: {
+				visibility: "public",
+				async handler(): Promise<{ ok: true }> {
+					await (this as unknown as DbMethods).dbCount({ _id: "-" });
+					return { ok: true };
+				}
+			}
+		},
 		methods: methods as never,
 		async afterConnected(this: { adapter: Adapter }) {
 			for (const idx of opts.indexes ?? []) {

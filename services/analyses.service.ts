@@ -2,6 +2,7 @@ import type { Context, ServiceSchema } from "moleculer";
 import { z } from "zod";
 import { notFound } from "../lib/errors";
 import type { NodeVersions } from "../agents/workflow/report";
+import { stripBiometric } from "../lib/privacy/consents";
 import { dbMixin, type DbMethods } from "../mixins/db.mixin";
 
 /**
@@ -111,7 +112,11 @@ const AnalysesService: ServiceSchema<Record<string, never>, DbMethods & { owned(
 			}
 		},
 
-		/** A finished node: its status and timings, its output and versions (outputs only for nodes that produced one). */
+		/**
+		 * A finished node: its status and timings, its output and versions (outputs only for nodes
+		 * that produced one). A cancelled record is left alone and says so (`cancelled`): the
+		 * orchestrator then starts no further node.
+		 */
 		checkpoint: {
 			visibility: "public",
 			input: CheckpointInput,
@@ -119,7 +124,10 @@ const AnalysesService: ServiceSchema<Record<string, never>, DbMethods & { owned(
 				const { id, node, record, output, versions, progress } = ctx.params;
 				const set: Record<string, unknown> = { [`nodes.${node}`]: record, status: "running", progress, updated_at: now() };
 				if (output !== undefined) set[`checkpoints.${node}`] = { output, versions: versions ?? {}, at: now() };
-				return Boolean(await this.dbUpdate(id, set));
+				// One atomic conditional write: a cancel that lands in between is never overwritten.
+				if (await this.dbUpdateMany({ _id: id, status: { $ne: "cancelled" } }, set)) return { saved: true, cancelled: false };
+				const doc = await this.dbGet<AnalysisDoc>(id);
+				return { saved: false, cancelled: doc?.status === "cancelled" };
 			}
 		},
 
@@ -132,7 +140,10 @@ const AnalysesService: ServiceSchema<Record<string, never>, DbMethods & { owned(
 				const set: Record<string, unknown> = { ...rest, updated_at: now() };
 				if (rest.status === "completed") set.progress = 1;
 				for (const k of Object.keys(set)) if (set[k] === undefined) delete set[k];
-				return this.dbUpdate<AnalysisDoc>(id, set);
+				// Cancelled is final (a run still going must not mark it running or completed); only an unfinished run can be cancelled.
+				const from = rest.status === "cancelled" ? { $in: ["queued", "running"] } : { $ne: "cancelled" };
+				await this.dbUpdateMany({ _id: id, status: from }, set);
+				return this.dbGet<AnalysisDoc>(id);
 			}
 		},
 
@@ -183,6 +194,16 @@ const AnalysesService: ServiceSchema<Record<string, never>, DbMethods & { owned(
 		},
 		async "media.deleted"(ctx: Context<{ media_id: string }>) {
 			await this.dbRemoveMany({ media_id: ctx.params.media_id });
+		},
+		/** Withdrawn biometric consent: age, gender and descriptors leave every stored report and checkpoint at once. */
+		async "consent.biometric_withdrawn"(ctx: Context<{ user_id: string }>) {
+			for (const doc of await this.dbFind<AnalysisDoc>({ query: { user_id: ctx.params.user_id } })) {
+				const cleaned = stripBiometric({ result: doc.result, specialized: doc.specialized, checkpoints: doc.checkpoints });
+				// A run not started yet (or resumed later) reads its consent from the record: it runs without biometrics now.
+				const pending = (doc.status === "queued" || doc.status === "running") && doc.request?.user_consent?.biometric_analysis === true;
+				if (cleaned.changed || pending)
+					await this.dbUpdate(doc._id, { ...(cleaned.value as object), ...(pending ? { "request.user_consent.biometric_analysis": false } : {}), updated_at: now() });
+			}
 		}
 	},
 

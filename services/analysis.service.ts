@@ -2,14 +2,16 @@ import { createHash } from "node:crypto";
 import type { Context, ServiceSchema } from "moleculer";
 import { z } from "zod";
 import { BioOutput } from "../agents/bio";
-import { checkInput, checkInputModerated, checkOutput, disclaimersFor, moderationSettings, supportiveResources, type Finding } from "../agents/guardrails";
-import { AnalyzeRequest, resolveConsent } from "../agents/workflow/consent";
-import { fixitInput, PIPELINE_VERSIONS, stateFromCheckpoints, vibeInput, type PipelineName } from "../agents/workflow/pipelines";
+import { checkInputModerated, checkOutput, disclaimersFor, moderationSettings, supportiveResources, type Finding } from "../agents/guardrails";
+import { AnalyzeRequest, resolveConsent, type UserConsent } from "../agents/workflow/consent";
+import { fixitInput, PIPELINE_VERSIONS, type Consent, stateFromCheckpoints, vibeInput, type PipelineName } from "../agents/workflow/pipelines";
+import { guardGoal, recentAnalysesOf } from "../agents/workflow/insights";
 import { analysisView, enhancedEnvelope, historyView, hybridEnvelope } from "../agents/workflow/report";
 import { config } from "../lib/config";
 import { ClientError, notFound, RetryableError, unauthorized } from "../lib/errors";
 import type { Meta } from "../types/meta";
 import type { AnalysisDoc } from "./analyses.service";
+import { createKeyLock, type KeyLock } from "../lib/jobs";
 import { jobIdOf } from "./jobs.service";
 
 export const BIO_LENGTH = { minLength: 10, maxLength: 5000 } as const;
@@ -106,7 +108,10 @@ interface Methods {
 	start(ctx: Ctx<AnalyzeRequest>, pipeline: PipelineName, over?: { media_id: string }): Promise<Outcome>;
 	prepare(ctx: Ctx<AnalyzeRequest>, pipeline: PipelineName, over?: { media_id: string }, reuse?: AnalysisDoc["status"][]): Promise<Prepared>;
 	enqueue(ctx: Ctx<AnalyzeRequest>, pipeline: PipelineName): Promise<{ job_id: string; analysis_id: string; status: "queued" }>;
+	enqueueUnlocked(ctx: Ctx<AnalyzeRequest>, pipeline: PipelineName): Promise<{ job_id: string; analysis_id: string; status: "queued" }>;
+	singleFlight<T>(ctx: Ctx<AnalyzeRequest>, pipeline: PipelineName, over: { media_id: string } | undefined, fn: () => Promise<T>): Promise<T>;
 	guardBio(text: string | null | undefined): Promise<{ text: string | null; warnings: string[] }>;
+	consentFor(ctx: Ctx<unknown>, userId: string, asked: AnalyzeRequest["user_consent"]): Promise<Consent>;
 }
 
 /**
@@ -132,6 +137,7 @@ const AnalysisService: ServiceSchema<Record<string, never>, Methods> = {
 
 		/** POST /analysis/analyze/enhanced → {success, core_analysis, specialized_analysis, metadata}. */
 		enhanced: {
+			flag: "enhanced_pipeline",
 			rateClass: "enhanced",
 			input: AnalyzeRequest,
 			async handler(ctx: Ctx<AnalyzeRequest>) {
@@ -142,6 +148,7 @@ const AnalysisService: ServiceSchema<Record<string, never>, Methods> = {
 
 		/** POST /analysis/analyze/hybrid → {success, core_analysis, social_analysis, enhancements, metadata}. */
 		hybrid: {
+			flag: "hybrid_pipeline",
 			rateClass: "enhanced",
 			input: AnalyzeRequest,
 			async handler(ctx: Ctx<AnalyzeRequest>) {
@@ -165,14 +172,14 @@ const AnalysisService: ServiceSchema<Record<string, never>, Methods> = {
 					docs = await recent();
 				}
 				const state = stateFromCheckpoints(docs[0].checkpoints, resolveConsent(docs[0].request.user_consent));
-				const goal = ctx.params.goal?.trim() ? checkInput(ctx.params.goal, { minLength: 3, maxLength: 500 }) : null;
-				if (goal?.blocked) throw new ClientError("VALIDATION", "The goal cannot be used", { validation_errors: [{ field: "goal", message: "must be 3–500 characters and pass the content checks" }] });
+				const goal = ctx.params.goal?.trim() ? guardGoal(ctx.params.goal) : undefined;
+				if (goal === null) throw new ClientError("VALIDATION", "The goal cannot be used", { validation_errors: [{ field: "goal", message: "must be 3–500 characters and pass the content checks" }] });
 				const part = (p: Promise<unknown>) => p.catch((err: Error) => ({ error: err.message }));
-				const recent_analyses = docs.map(d => ({ scores: { overall: d.result?.overall_score, style: d.result?.style_score, presence: d.result?.presence_score }, tips: ((d.result?.recommendations as string[]) ?? []).slice(0, 5), timestamp: d.created_at }));
+				const recent_analyses = recentAnalysesOf(docs, [], ctx.params.recent_limit);
 				const [fixit_suggestions, vibe_analysis, reverse_analysis] = await Promise.all([
 					part(ctx.call("agent.fixit.run", fixitInput(state))),
 					part(ctx.call("agent.vibe_analysis.run", vibeInput(state))),
-					goal ? part(ctx.call("agent.reverse_analysis.run", { goal: goal.text, recent_analyses })) : null
+					goal ? part(ctx.call("agent.reverse_analysis.run", { goal, recent_analyses })) : null
 				]);
 				return { fixit_suggestions, reverse_analysis, vibe_analysis };
 			}
@@ -201,6 +208,7 @@ const AnalysisService: ServiceSchema<Record<string, never>, Methods> = {
 			rateClass: "bio",
 			input: BioRequest,
 			async handler(ctx: Context<BioRequest, Meta>): Promise<BioReport> {
+				if (!(await this.consentFor(ctx, this.caller(ctx), null)).bio_analysis) throw new ClientError("CONSENT_REQUIRED", "Bio analysis is switched off in your consents");
 				const c = config();
 				const verdict = await checkInputModerated(ctx.params.text, { ...BIO_LENGTH, moderation: moderationSettings(c.llm, c.moderation) });
 				const warnings = warningsOf(verdict.findings);
@@ -241,7 +249,8 @@ const AnalysisService: ServiceSchema<Record<string, never>, Methods> = {
 			const media = await ctx.call<{ content_hash: string }, object>("media.get", { id: p.media_id });
 			const bio = await this.guardBio(p.bio_text);
 			const options = p.options ?? {};
-			const request = { user_consent: p.user_consent ?? null, bio_text: bio.text, options, input_warnings: bio.warnings };
+			// Consent in force = the request AND the stored consents (SPEC §2), written out in full so the run (and a resumed one) uses it.
+			const request = { user_consent: await this.consentFor(ctx, userId, p.user_consent), bio_text: bio.text, options, input_warnings: bio.warnings };
 			const same = { user_id: userId, content_hash: media.content_hash, pipeline, graph_version: PIPELINE_VERSIONS[pipeline], request_hash: requestHash(request) };
 			const key = createHash("sha256").update(stableJson(same)).digest("hex");
 			const timeoutMs = options.pipeline_timeout_s ? options.pipeline_timeout_s * 1000 + 5000 : null;
@@ -258,10 +267,28 @@ const AnalysisService: ServiceSchema<Record<string, never>, Methods> = {
 
 		/** Stores the analysis and runs it now (sync); a recent completed run of the same request answers its stored report. */
 		async start(ctx: Ctx<AnalyzeRequest>, pipeline: PipelineName, over?: { media_id: string }) {
-			const run = await this.prepare(ctx, pipeline, over);
-			if (run.reused?.result) return { result: run.reused.result, specialized: run.reused.specialized ?? null };
-			// No broker-level retry: each node has its own retry policy, and a failed run is final for a sync request.
-			return ctx.call<Outcome, object>("orchestrator.run", { analysis_id: run.analysis_id }, { retries: 0, ...(run.timeoutMs ? { timeout: run.timeoutMs } : {}) });
+			// Held for the whole run: an identical request arriving meanwhile waits, then answers this run's stored report.
+			return this.singleFlight(ctx, pipeline, over, async () => {
+				const run = await this.prepare(ctx, pipeline, over);
+				if (run.reused?.result) return { result: run.reused.result, specialized: run.reused.specialized ?? null };
+				// No broker-level retry: each node has its own retry policy, and a failed run is final for a sync request.
+				return ctx.call<Outcome, object>("orchestrator.run", { analysis_id: run.analysis_id }, { retries: 0, ...(run.timeoutMs ? { timeout: run.timeoutMs } : {}) });
+			});
+		},
+
+		/**
+		 * The idempotency lock: identical requests (same caller, pipeline, media and body) run `fn`
+		 * one at a time — on any gateway node (a Redis lock in a cluster) — so the second finds the
+		 * first's record (ANALYSIS_IDEMPOTENCY_S) instead of making its own.
+		 */
+		async singleFlight<T>(ctx: Ctx<AnalyzeRequest>, pipeline: PipelineName, over: { media_id: string } | undefined, fn: () => Promise<T>): Promise<T> {
+			if (config().analysis.idempotencyS <= 0) return fn();
+			const { async: _async, ...body } = { ...ctx.params, ...over } as AnalyzeRequest & { async?: unknown };
+			const key = createHash("sha256").update(stableJson({ user_id: this.caller(ctx), pipeline, body })).digest("hex");
+			const self = this as unknown as { idemLock?: KeyLock };
+			self.idemLock ??= createKeyLock(config());
+			const waitMs = body.options?.pipeline_timeout_s ? body.options.pipeline_timeout_s * 1000 + 5000 : 120_000;
+			return self.idemLock.run(`analysis:${key}`, fn, { waitMs });
 		},
 
 		/**
@@ -271,6 +298,11 @@ const AnalysisService: ServiceSchema<Record<string, never>, Methods> = {
 		 * gets a job that answers its stored report at once).
 		 */
 		async enqueue(ctx: Ctx<AnalyzeRequest>, pipeline: PipelineName) {
+			// Held until the job is queued: an identical request meanwhile answers the same job and analysis.
+			return this.singleFlight(ctx, pipeline, undefined, () => this.enqueueUnlocked(ctx, pipeline));
+		},
+
+		async enqueueUnlocked(ctx: Ctx<AnalyzeRequest>, pipeline: PipelineName) {
 			const userId = this.caller(ctx);
 			const jobOf = (run: Prepared) => ({ job: { kind: "analysis" as const, analysis_id: run.analysis_id }, user_id: userId, idempotency_key: `${run.key}:${run.analysis_id}` });
 			let run = await this.prepare(ctx, pipeline, undefined, ["queued", "running", "completed"]);
@@ -284,6 +316,14 @@ const AnalysisService: ServiceSchema<Record<string, never>, Methods> = {
 			return { job_id, analysis_id: run.analysis_id, status: "queued" as const };
 		},
 
+		/** The request's consent combined with the user's stored consents (`consents.forAnalysis`); without a consents service deployed, the request alone. */
+		async consentFor(ctx: Ctx<unknown>, userId: string, asked: AnalyzeRequest["user_consent"]) {
+			const deployed = (this.broker.registry.getServiceList({ withActions: false }) as { name: string }[]).some(s => s.name === "consents");
+			if (!deployed) return resolveConsent(asked);
+			const { stored } = await ctx.call<{ stored: UserConsent | null }, object>("consents.forAnalysis", { user_id: userId });
+			return resolveConsent(asked, stored);
+		},
+
 		/** The bio of an analysis request through the input rails: refused → 422, self-harm → no bio analysis and a kind warning. */
 		async guardBio(text: string | null | undefined) {
 			if (!text?.trim()) return { text: null, warnings: [] };
@@ -294,6 +334,11 @@ const AnalysisService: ServiceSchema<Record<string, never>, Methods> = {
 			const warnings = warningsOf(verdict.findings).map(w => w.message);
 			return verdict.self_harm ? { text: null, warnings } : { text: verdict.text, warnings };
 		}
+	},
+
+	/** The idempotency lock's Redis connection (cluster mode) closes with the service. */
+	async stopped() {
+		await (this as unknown as { idemLock?: KeyLock }).idemLock?.close();
 	}
 };
 

@@ -6,7 +6,9 @@ import ApiGateway, { type ApiSettingsSchema } from "moleculer-web";
 import { config, type Config } from "../lib/config";
 import type { Server } from "node:http";
 import { z } from "zod";
-import { ClientError, rateLimited, unauthorized, validation } from "../lib/errors";
+import { apiKeyOf, scopeAllows } from "../lib/apikeys";
+import { hasRequiredRole } from "../lib/roles-guard";
+import { ClientError, forbidden, rateLimited, unauthorized, validation } from "../lib/errors";
 import {
 	MAX_BODY_DEPTH,
 	SECURITY_HEADERS,
@@ -17,12 +19,15 @@ import {
 	requestIdOf,
 	sendJson
 } from "../lib/http";
-import { prometheusRenderer } from "../lib/metrics";
+import { captureError } from "../lib/error-tracking";
+import { PACKAGE_VERSION } from "../lib/version";
+import { prometheusRenderer, recordHttp, registerHttpMetrics } from "../lib/metrics";
 import { buildOpenApi, type ActionDoc } from "../lib/openapi";
 import { MemoryRateStore, RedisRateStore, type RateStore } from "../lib/rate-limit";
 import { runInRequest } from "../lib/request-scope";
 import { loadKeyRing, type KeyRing } from "../lib/tokens";
 import type { Meta } from "../types/meta";
+import type { ApiKeyPrincipal } from "./apikeys.service";
 
 type Req = IncomingMessage & { $action?: ActionSchema; $requestId?: string; $params?: Record<string, unknown>; body?: unknown };
 
@@ -37,6 +42,8 @@ export const ALIASES: Record<string, string> = {
 	"GET /openapi.json": "api.openapi",
 	"GET /docs": "api.docs",
 	"GET /docs/assets/:file": "api.docsAsset",
+	"GET /redoc": "api.redoc",
+	"GET /redoc/assets/:file": "api.redocAsset",
 	"GET /admin/flags": "flags.list",
 
 	"POST /auth/register": "auth.register",
@@ -44,6 +51,18 @@ export const ALIASES: Record<string, string> = {
 	"POST /auth/refresh": "auth.refresh",
 	"GET /auth/me": "users.me",
 	"PATCH /auth/me": "users.updateMe",
+	"DELETE /auth/me": "privacy.erase",
+	"GET /privacy/consents": "consents.get",
+	"PUT /privacy/consents": "consents.update",
+	"POST /privacy/export": "privacy.export",
+	"GET /privacy/export/:id": "privacy.exportStatus",
+	"GET /privacy/erasure/:id": "privacy.erasureStatus",
+	"POST /auth/api-keys": "apikeys.create",
+	"GET /auth/api-keys": "apikeys.list",
+	"DELETE /auth/api-keys/:id": "apikeys.revoke",
+	"GET /admin/audit/verify": "audit.verify",
+	"GET /admin/audit": "audit.list",
+	"GET /admin/compliance/report": "audit.complianceReport",
 	"GET /api/users/profile": "users.me",
 	"PUT /api/users/profile": "users.updateProfile",
 
@@ -57,15 +76,51 @@ export const ALIASES: Record<string, string> = {
 	"GET /storage/*key": "storage.download",
 	"GET /media/media/:id/perception": "media.perception",
 
+	"POST /social/follow/:user_id": "follows.follow",
+	"DELETE /social/follow/:user_id": "follows.unfollow",
+	"GET /social/followers": "follows.followers",
+	"GET /social/following": "follows.following",
+	"GET /graph/social-graph": "graph.legacy",
+	"GET /graph/:user_id": "graph.get",
+	"GET /public/feed": "feed.list",
+	"GET /public/leaderboard": "leaderboard.get",
+
 	"GET /analysis/jobs/:id": "jobs.status",
 	"GET /analysis/jobs/:id/events": "jobs.events",
 	"POST /analysis/jobs/:id/cancel": "jobs.cancel",
+
+	"GET /notifications": "notifications.list",
+	"GET /notifications/stream": "notifications.stream",
+	"POST /notifications/stream-token": "notifications.streamToken",
+	"GET /notifications/preferences": "notifications.preferences",
+	"PUT /notifications/preferences": "notifications.setPreferences",
+	"POST /notifications/read-all": "notifications.readAll",
+	"POST /notifications/:id/read": "notifications.read",
+	"GET /notifications/notifications": "notifications.legacyList",
+	"GET /notifications/notifications/unread": "notifications.legacyUnread",
+	"PATCH /notifications/notifications/:id/mark-read": "notifications.legacyMarkRead",
+	"POST /analysis/notifications/generate": "notifications.generate",
 
 	"POST /analysis/analyze/bio": "analysis.bio",
 	"POST /analysis/analyze": "analysis.analyze",
 	"POST /analysis/analyze/enhanced": "analysis.enhanced",
 	"POST /analysis/analyze/hybrid": "analysis.hybrid",
 	"POST /analysis/full-analysis": "analysis.fullAnalysis",
+	"POST /analysis/search": "search.query",
+	"POST /analysis/compare": "comparisons.compare",
+	"GET /analysis/celebrities": "comparisons.celebrities",
+	"POST /analysis/compare-media": "vibe_comparison.compareMedia",
+	"GET /compare/vibe-comparison": "vibe_comparison.compareMedia",
+	"POST /compare/vibe-comparison/async": "vibe_comparison.vibeComparisonAsync",
+	"GET /analysis/profile/comprehensive": "insights.profile",
+	"POST /analysis/reverse-goal": "insights.reverseGoal",
+	"GET /analysis/reverse-analysis": "insights.reverseAnalysis",
+	"POST /analysis/reverse-analysis": "insights.reverseAnalysis",
+	"GET /analysis/vibe-analysis": "insights.vibeAnalysis",
+	"POST /analysis/vibe-analysis": "insights.vibeAnalysis",
+	"GET /improvement/fixit-suggestions": "insights.fixitSuggestions",
+	"GET /history/perception-history": "insights.history",
+	"GET /history/:user_id": "insights.history",
 	"GET /analysis/:media_id/history": "analysis.history",
 	"GET /analysis/analysis/:media_id/history": "analysis.history",
 	"GET /analysis/:id": "analysis.get"
@@ -86,14 +141,28 @@ const DOCS_PAGE = `<!doctype html>
 <body><div id="swagger-ui"></div><script src="/docs/assets/swagger-ui-bundle.js"></script><script src="/docs/assets/init.js"></script></body></html>
 `;
 
-/** This package's version, for the OpenAPI document (read once, from the package.json above this file or dist/). */
-const PACKAGE_VERSION: string = (() => {
-	for (let dir = __dirname; dir !== path.dirname(dir); dir = path.dirname(dir)) {
-		const file = path.join(dir, "package.json");
-		if (fs.existsSync(file)) return (JSON.parse(fs.readFileSync(file, "utf8")) as { version?: string }).version ?? "0.0.0";
-	}
-	return "0.0.0";
-})();
+/** ReDoc's standalone bundle (React and the rest inside it), served from the `redoc` npm package (no CDN); no inline script. */
+const REDOC_DIR = path.dirname(require.resolve("redoc/package.json"));
+const REDOC_ASSETS: Record<string, { file: string; type: string }> = {
+	"redoc.standalone.js": { file: path.join(REDOC_DIR, "bundles", "redoc.standalone.js"), type: "text/javascript; charset=utf-8" },
+	"init.js": { file: "", type: "text/javascript; charset=utf-8" }
+};
+const REDOC_INIT = `Redoc.init("/openapi.json", { hideDownloadButton: false }, document.getElementById("redoc"));\n`;
+const REDOC_PAGE = `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><title>LifeMirror API (ReDoc)</title></head>
+<body><div id="redoc"></div><script src="/redoc/assets/redoc.standalone.js"></script><script src="/redoc/assets/init.js"></script></body></html>
+`;
+
+
+/**
+ * The demo page (public/: index.html at `/`, its files under `/assets/`), served by moleculer-web's
+ * static handler only when no alias matched: the API route keeps `mappingPolicy: "restrict"`, and
+ * the alias table (so the OpenAPI document) holds only the API. Found from services/ and dist/services/.
+ */
+const PUBLIC_DIR = [path.join(__dirname, "..", "public"), path.join(__dirname, "..", "..", "public")].find(d => fs.existsSync(path.join(d, "index.html")));
+/** The page runs only its own files: no inline script or style, no other origin (images: signed S3 URLs too). */
+export const PAGE_CSP =
+	"default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' blob: data: https:; connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
 
 /** Services the gateway needs before it reports ready. */
 const REQUIRED_SERVICES = ["users", "auth"];
@@ -151,6 +220,10 @@ const ApiService: ServiceSchema<ApiSettingsSchema, Methods, Vars> = {
 		logRequest: "debug",
 		logResponse: "debug",
 		log4XXResponses: false,
+		// GET/HEAD of a path no alias matched: a file of public/ or the usual 404 (no directory listing, redirect or dotfile).
+		assets: PUBLIC_DIR
+			? { folder: PUBLIC_DIR, options: { index: "index.html", redirect: false, dotfiles: "ignore", setHeaders: (res: ServerResponse) => res.setHeader("Content-Security-Policy", PAGE_CSP) } }
+			: undefined,
 		routes: [
 			{
 				path: "/",
@@ -164,6 +237,11 @@ const ApiService: ServiceSchema<ApiSettingsSchema, Methods, Vars> = {
 					const method = req.method ?? "GET";
 					// Who is calling comes first: an anonymous caller learns nothing about a protected route.
 					await self.identify(ctx, req);
+					// The params are parsed: a token in the query string (EventSource streams) leaves the URL moleculer-web logs.
+					for (const key of ["url", "originalUrl"] as const) {
+						const u = (req as Req & { originalUrl?: string })[key];
+						if (typeof u === "string" && /[?&](token|access_token)=/.test(u)) (req as Req & Record<string, string>)[key] = u.replace(/([?&](?:token|access_token)=)[^&]*/g, "$1[redacted]");
+					}
 					if (alias?.type === "multipart") {
 						if (!/^multipart\/form-data\s*;/i.test(req.headers["content-type"] ?? ""))
 							throw new ClientError("UNSUPPORTED_MEDIA_TYPE", "Content-Type must be multipart/form-data with the file in field `file`");
@@ -187,8 +265,11 @@ const ApiService: ServiceSchema<ApiSettingsSchema, Methods, Vars> = {
 			else if ((req as Req & { $alias?: { type?: string } }).$alias?.type === "multipart" && !(err instanceof Errors.MoleculerError))
 				err = new ClientError("BAD_REQUEST", "Malformed multipart/form-data body", { reason: String(err?.message ?? "").slice(0, 100) });
 			const { status, body } = renderError(err as never);
-			const svc = this as unknown as { logger: { error(...a: unknown[]): void } };
-			if (status >= 500) svc.logger.error(`${req.method} ${req.url?.split("?")[0]} failed:`, err);
+			const svc = this as unknown as { logger: { error(...a: unknown[]): void }; broker: { nodeID: string } };
+			if (status >= 500) {
+				svc.logger.error(`${req.method} ${req.url?.split("?")[0]} failed:`, err);
+				captureError(err, { requestId: (req as Req).$requestId, nodeId: svc.broker.nodeID, action: (req as Req).$action?.name });
+			}
 			const retry = body.details.retry_after;
 			sendJson(res, status, body, typeof retry === "number" ? { "Retry-After": String(retry) } : {});
 		}
@@ -274,6 +355,28 @@ const ApiService: ServiceSchema<ApiSettingsSchema, Methods, Vars> = {
 			}
 		},
 
+		/** GET /redoc — ReDoc over /openapi.json (a read-only reference; /docs is the interactive one). */
+		redoc: {
+			auth: "none",
+			summary: "API reference documentation (ReDoc)",
+			handler(ctx: Context<unknown, { $responseType?: string }>) {
+				ctx.meta.$responseType = "text/html; charset=utf-8";
+				return REDOC_PAGE;
+			}
+		},
+
+		/** GET /redoc/assets/:file — the ReDoc bundle and the page's init script, nothing else. */
+		redocAsset: {
+			auth: "none",
+			input: z.object({ file: z.enum(Object.keys(REDOC_ASSETS) as [string, ...string[]]) }),
+			handler(ctx: Context<{ file: string }, { $responseType?: string; $responseHeaders?: Record<string, string> }>) {
+				const asset = REDOC_ASSETS[ctx.params.file];
+				ctx.meta.$responseType = asset.type;
+				ctx.meta.$responseHeaders = { "Cache-Control": "public, max-age=3600" };
+				return asset.file ? fs.createReadStream(asset.file) : REDOC_INIT;
+			}
+		},
+
 		/** GET /metrics — this node's metrics in the Prometheus text format. */
 		metrics: {
 			auth: "none",
@@ -292,14 +395,33 @@ const ApiService: ServiceSchema<ApiSettingsSchema, Methods, Vars> = {
 			req.$requestId = id;
 			res.setHeader("X-Request-Id", id);
 			for (const [k, v] of Object.entries(SECURITY_HEADERS)) res.setHeader(k, v);
+			if (this.broker.isMetricsEnabled()) {
+				const started = process.hrtime.bigint();
+				res.once("finish", () => {
+					const alias = (req as Req & { $alias?: { method?: string; path?: string } }).$alias;
+					const route = alias?.path !== undefined ? `/${alias.path}`.replace(/^\/\//, "/") : "unmatched";
+					recordHttp(this.broker.metrics, req.method ?? "GET", route, res.statusCode, Number(process.hrtime.bigint() - started) / 1e9);
+				});
+			}
 			return runInRequest(id, () => ApiGateway.methods!.httpHandler.call(this, req, res, next));
 		},
 
-		/** Bearer token → ctx.meta.userId/roles; the action's `auth` policy decides if one is needed. */
+		/** Bearer token or API key → ctx.meta.userId/roles; the action's `auth` policy decides if one is needed. */
 		async identify(ctx, req) {
 			const policy = req.$action?.auth ?? "required";
 			const header = req.headers.authorization;
-			const token = typeof header === "string" && /^Bearer\s+/i.test(header) ? header.replace(/^Bearer\s+/i, "").trim() : null;
+			const apiKey = apiKeyOf(req.headers);
+			const token = !apiKey && typeof header === "string" && /^Bearer\s+/i.test(header) ? header.replace(/^Bearer\s+/i, "").trim() : null;
+			if (apiKey && policy !== "none") {
+				// A key acts for its owner with no roles, within its scopes (lib/apikeys.ts); open routes ignore it.
+				const principal = (await ctx.call("apikeys.authenticate", { key: apiKey }).catch((err: { type?: string }) => {
+					// A deployment without the apikeys service accepts no keys: the caller's credential is what fails.
+					throw err?.type === "SERVICE_NOT_FOUND" ? new ClientError("INVALID_TOKEN", "Invalid API key") : err;
+				})) as ApiKeyPrincipal;
+				if (!scopeAllows(principal.scopes, req.method ?? "GET", req.$action?.name)) throw forbidden("This API key's scopes do not allow this request");
+				ctx.meta.userId = principal.user_id;
+				ctx.meta.roles = [];
+			}
 			if (token) {
 				try {
 					const claims = await this.keys.verify(token, "access");
@@ -309,7 +431,10 @@ const ApiService: ServiceSchema<ApiSettingsSchema, Methods, Vars> = {
 					if (policy !== "none") throw err;
 				}
 			}
-			if (policy === "required" && !ctx.meta.userId) throw unauthorized();
+			// An action that needs a role needs a user (the roles middleware lets user-less internal calls pass);
+			// the role is checked here too, so a refused caller learns nothing from param validation either.
+			if ((policy === "required" || req.$action?.roles?.length) && !ctx.meta.userId) throw unauthorized();
+			if (!hasRequiredRole(req.$action?.roles, ctx.meta.roles)) throw forbidden();
 		},
 
 		/** Fixed-window limit per rate class: per user when signed in, per IP for open actions. */
@@ -333,6 +458,7 @@ const ApiService: ServiceSchema<ApiSettingsSchema, Methods, Vars> = {
 		this.trustProxy = cfg.http.trustProxy;
 		this.rateStore = cfg.redis.url ? new RedisRateStore(cfg.redis.url, `${cfg.namespace}:rl`) : new MemoryRateStore();
 		this.renderMetrics = prometheusRenderer(this.broker.metrics);
+		if (this.broker.isMetricsEnabled()) registerHttpMetrics(this.broker.metrics);
 		(this as unknown as { server?: Server }).server?.on("clientError", answerClientError);
 	},
 

@@ -28,7 +28,9 @@ interface RefreshDoc {
 
 interface Methods {
 	issue(user: AuthenticatedUser, familyId?: string): Promise<TokenPair>;
-	revokeFamily(familyId: string, reason: string): Promise<void>;
+	revokeFamily(familyId: string, reason: string, userId?: string): Promise<void>;
+	withConfiguredRoles(ctx: Context, user: AuthenticatedUser, email: string): Promise<AuthenticatedUser>;
+	auditFailedLogin(ctx: Context<{ email: string }>, err: unknown): Promise<void>;
 }
 
 interface Vars {
@@ -60,7 +62,7 @@ const AuthService: ServiceSchema<Record<string, never>, Methods & DbMethods, Var
 			async handler(ctx: Context<z.infer<typeof NewUser>>): Promise<TokenPair> {
 				const user = await ctx.call<AuthenticatedUser, z.infer<typeof NewUser>>("users.create", ctx.params);
 				ctx.emit("user.registered", { user_id: user.id });
-				return this.issue(user);
+				return this.issue(await this.withConfiguredRoles(ctx, user, ctx.params.email));
 			}
 		},
 
@@ -70,7 +72,15 @@ const AuthService: ServiceSchema<Record<string, never>, Methods & DbMethods, Var
 			rateClass: "auth",
 			input: z.object({ email: Email, password: Password }),
 			async handler(ctx: Context<{ email: string; password: string }>): Promise<TokenPair> {
-				const user = await ctx.call<AuthenticatedUser, typeof ctx.params>("users.authenticate", ctx.params);
+				let user: AuthenticatedUser;
+				try {
+					user = await ctx.call<AuthenticatedUser, typeof ctx.params>("users.authenticate", ctx.params);
+				} catch (err) {
+					await this.auditFailedLogin(ctx, err);
+					throw err;
+				}
+				user = await this.withConfiguredRoles(ctx, user, ctx.params.email);
+				ctx.emit("auth.login", { user_id: user.id });
 				return this.issue(user);
 			}
 		},
@@ -90,22 +100,13 @@ const AuthService: ServiceSchema<Record<string, never>, Methods & DbMethods, Var
 				// Conditional update: of two concurrent refreshes with one token, exactly one wins.
 				const won = await this.dbUpdateMany({ _id: record._id, used_at: null }, { used_at: new Date().toISOString() });
 				if (won !== 1) {
-					await this.revokeFamily(record.family_id, "refresh token reuse");
+					await this.revokeFamily(record.family_id, "refresh token reuse", record.user_id);
 					throw reused();
 				}
 				const user = await ctx.call<AuthenticatedUser, { id: string }>("users.principal", { id: record.user_id });
 				return this.issue(user, record.family_id);
 			}
 		},
-
-		/** Readiness probe of this service's store. */
-		dbHealth: {
-			visibility: "public",
-			async handler(): Promise<{ ok: true }> {
-				await this.dbCount({ _id: "-" });
-				return { ok: true };
-			}
-		}
 	},
 
 	events: {
@@ -132,10 +133,26 @@ const AuthService: ServiceSchema<Record<string, never>, Methods & DbMethods, Var
 			return { access_token: access, refresh_token: refresh, token_type: "bearer", expires_in: accessTtlS };
 		},
 
-		async revokeFamily(familyId, reason) {
+		async revokeFamily(familyId, reason, userId) {
 			const n = await this.dbUpdateMany({ family_id: familyId }, { revoked: true });
 			this.logger.warn(`Revoked refresh token family ${familyId} (${n} tokens): ${reason}`);
-			this.broker.emit("auth.family_revoked", { family_id: familyId, reason });
+			this.broker.emit("auth.family_revoked", { family_id: familyId, reason, user_id: userId ?? null });
+		},
+
+		/** `ADMIN_EMAILS`: these accounts get the admin role at sign-up and sign-in (audited by users.setRole). */
+		async withConfiguredRoles(ctx, user, email) {
+			if (user.roles.includes("admin") || !config().security.adminEmails.includes(email)) return user;
+			// The system grants it (config), not the caller: no user on this call, whatever token came with the request.
+			const granted = (await ctx.call("users.setRole", { email, role: "admin", grant: true, by: "ADMIN_EMAILS" }, { meta: { userId: undefined, roles: undefined } })) as AuthenticatedUser;
+			return { id: granted.id, roles: granted.roles };
+		},
+
+		/** The audit log learns of a failed login: the account it named (if any, never the email) and why. */
+		async auditFailedLogin(ctx, err) {
+			const reason = (err as { type?: string })?.type;
+			if (reason !== "UNAUTHORIZED" && reason !== "ACCOUNT_LOCKED") return;
+			const found = ((await ctx.call("users.idByEmail", { email: ctx.params.email }).catch(() => null)) ?? { id: null }) as { id: string | null };
+			ctx.emit("auth.login_failed", { user_id: found.id, reason });
 		}
 	},
 

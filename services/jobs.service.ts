@@ -14,7 +14,9 @@ const Id = z.string().min(1).max(64);
 const JobId = z.string().min(1).max(128);
 const JobSchema = z.discriminatedUnion("kind", [
 	z.object({ kind: z.literal("analysis"), analysis_id: Id }),
-	z.object({ kind: z.literal("ingest"), media_id: Id, user_id: Id })
+	z.object({ kind: z.literal("ingest"), media_id: Id, user_id: Id }),
+	z.object({ kind: z.literal("vibe_compare"), media_id_1: Id, media_id_2: Id, user_id: Id }),
+	z.object({ kind: z.literal("export"), export_id: Id, user_id: Id })
 ]);
 const EnqueueInput = z.object({ job: JobSchema, user_id: Id, idempotency_key: z.string().min(1).max(256).optional() });
 const OpsInput = z.object({ queue: z.enum(JOB_KINDS as [JobKind, ...JobKind[]]).optional(), id: JobId.optional(), limit: z.coerce.number().int().min(1).max(1000).default(20) });
@@ -22,6 +24,10 @@ type OpsInput = z.infer<typeof OpsInput>;
 
 const COMPLETED = "lifemirror.jobs.completed";
 const FAILED = "lifemirror.jobs.failed";
+const RETRIED = "lifemirror.jobs.retried";
+const DEPTH = "lifemirror.queue.jobs";
+/** How often the queue depth gauge is sampled (the HPA and the backlog alert read it). */
+const DEPTH_SAMPLE_MS = 15_000;
 
 type Status = "queued" | "running" | "completed" | "failed" | "cancelled";
 const STATUS: Record<JobInfo<QueuedJob>["state"], Status> = {
@@ -45,7 +51,8 @@ export function jobView(info: JobInfo<QueuedJob>) {
 /** Queue ids: `<kind>-<id>` (BullMQ ids cannot hold `:` or be integers); the kind picks the queue. */
 export function jobIdOf(job: Job, userId: string, key?: string): string {
 	if (key) return `${job.kind}-k${createHash("sha256").update(`${userId}\0${key}`).digest("hex").slice(0, 32)}`;
-	return `${job.kind}-${(job.kind === "analysis" ? job.analysis_id : job.media_id).replace(/[^A-Za-z0-9_-]/g, "_")}`;
+	if (job.kind === "export") return `export-${job.export_id.replace(/[^A-Za-z0-9_-]/g, "_")}`;
+	return `${job.kind}-${(job.kind === "analysis" ? job.analysis_id : job.kind === "ingest" ? job.media_id : `${job.media_id_1}_${job.media_id_2}`).replace(/[^A-Za-z0-9_-]/g, "_")}`;
 }
 
 interface Running {
@@ -59,6 +66,7 @@ interface Vars {
 	running: Map<string, Running>;
 	/** The last progress event per analysis seen by this node, replayed when a stream connects. */
 	lastProgress: Map<string, Record<string, unknown>>;
+	depthTimer?: NodeJS.Timeout;
 }
 
 interface Methods {
@@ -113,6 +121,11 @@ const JobsService: ServiceSchema<Record<string, never>, Methods, Vars> = {
 				const info = await this.ownedJob(ctx, ctx.params.id, true);
 				if (info.state === "completed" || info.state === "failed") throw conflict(`The job has already ${info.state === "completed" ? "completed" : "failed"}`);
 				await this.queueOf(info.id).cancel(info.id);
+				// The analysis record says so too: a run going on (anywhere) stops at its next node boundary, and is never stored as completed.
+				if (info.data.job.kind === "analysis")
+					await ctx
+						.call("analyses.finish", { id: info.data.job.analysis_id, status: "cancelled", error: { type: "CANCELLED", message: "The job was cancelled" } })
+						.catch((err: Error) => this.logger.warn(`job ${info.id}: the analysis could not be marked cancelled: ${err.message}`));
 				// The node running it (maybe another one) aborts it; streams following it end.
 				await ctx.broadcast("job.cancelled", { job_id: info.id, user_id: info.data.user_id });
 				return { job_id: info.id, status: "cancelled" };
@@ -236,6 +249,21 @@ const JobsService: ServiceSchema<Record<string, never>, Methods, Vars> = {
 		"job.cancelled"(ctx: Context<{ job_id: string }>) {
 			this.queueOf(ctx.params.job_id).abortLocal(ctx.params.job_id);
 			this.hub.send({ jobId: ctx.params.job_id }, "cancelled", { job_id: ctx.params.job_id, status: "cancelled" }, true);
+		},
+
+		/** Erasure: every job of the user goes (queued, failed, finished); a running one is aborted where it runs, then removed. */
+		async "user.erased"(ctx: Context<{ user_id: string }>) {
+			const mine = (d: QueuedJob) => d.user_id === ctx.params.user_id;
+			for (const q of Object.values(this.queues)) {
+				let { active } = await q.purge(mine);
+				for (let i = 0; active.length && i < 50; i++) {
+					for (const id of active) await ctx.broadcast("job.cancelled", { job_id: id, user_id: ctx.params.user_id });
+					await new Promise(r => setTimeout(r, 200));
+					({ active } = await q.purge(mine));
+				}
+				// Still running: the erasure is not confirmed, and the privacy service sends it again later.
+				if (active.length) throw new Error(`${active.length} job(s) of the user still running in ${q.name}`);
+			}
 		}
 	},
 
@@ -251,6 +279,8 @@ const JobsService: ServiceSchema<Record<string, never>, Methods, Vars> = {
 			const info = await this.queueOf(id).get(id);
 			const admin = adminToo && (ctx.meta.roles ?? []).includes("admin");
 			if (!info || (info.data.user_id !== ctx.meta.userId && !admin)) throw notFound("Job");
+			// An admin acting on someone else's job is data access: the audit log records who, whose and what.
+			if (info.data.user_id !== ctx.meta.userId) ctx.emit("audit.access", { actor_id: ctx.meta.userId, subject_id: info.data.user_id, resource: "job", resource_id: id, action: "cancel" });
 			return info;
 		},
 
@@ -266,12 +296,16 @@ const JobsService: ServiceSchema<Record<string, never>, Methods, Vars> = {
 					this.running.set(job.analysis_id, { ctx: jc, finished: 0 });
 					try {
 						// The job's result is the report itself (FinalAnalysisResponse), as GET /analysis/jobs/{id} promises.
-						const out = await this.broker.call<{ result?: unknown }, object>("orchestrator.run", { analysis_id: job.analysis_id }, opts);
+						const out = await this.broker.call<{ result?: unknown }, object>("orchestrator.run", { analysis_id: job.analysis_id, attempt: jc.attempt }, opts);
 						return out && typeof out === "object" && "result" in out ? out.result : out;
 					} finally {
 						this.running.delete(job.analysis_id);
 					}
 				}
+				// Two media compared (services/vibe-comparison.service.ts); the job's result is the comparison.
+				// A data export (services/privacy.service.ts); the job's result is only its id.
+				if (job.kind === "export") return await this.broker.call("privacy.buildExport", { export_id: job.export_id, attempt: jc.attempt }, opts);
+				if (job.kind === "vibe_compare") return await this.broker.call("vibe_comparison.run", { media_id_1: job.media_id_1, media_id_2: job.media_id_2, user_id: job.user_id }, opts);
 				const ids = { media_id: job.media_id, user_id: job.user_id };
 				const vision = await this.broker.call<VisionResult, object>("vision.analyze", { ...ids, biometric: false }, opts);
 				await jc.progress(50);
@@ -292,6 +326,8 @@ const JobsService: ServiceSchema<Record<string, never>, Methods, Vars> = {
 		if (!m.getMetric(COMPLETED)) {
 			m.register({ type: "counter", name: COMPLETED, labelNames: ["queue"], description: "Jobs that succeeded (the throughput)" });
 			m.register({ type: "counter", name: FAILED, labelNames: ["queue"], description: "Jobs that failed for good (attempts exhausted or not retryable)" });
+			m.register({ type: "counter", name: RETRIED, labelNames: ["queue"], description: "Job attempts that failed and will be retried" });
+			m.register({ type: "gauge", name: DEPTH, labelNames: ["queue", "state"], description: "Jobs per queue and state (waiting, active, delayed, failed), sampled every 15 s" });
 		}
 		const c = config();
 		const onError = (err: Error) => this.logger.error("job queue error:", err.message);
@@ -310,14 +346,26 @@ const JobsService: ServiceSchema<Record<string, never>, Methods, Vars> = {
 				},
 				failed: (info, final) => {
 					this.logger[final ? "warn" : "info"](`job ${info.id} attempt ${info.attemptsMade} failed${final ? " for good" : ", will retry"}: ${info.failedReason}`);
-					if (!final || info.state === "cancelled") return;
+					if (info.state === "cancelled") return;
+					if (!final) return void this.broker.metrics.increment(RETRIED, { queue: q.name });
 					this.broker.metrics.increment(FAILED, { queue: q.name });
 					void this.broker.broadcast("job.failed", { job_id: info.id, user_id: info.data.user_id, error: info.failedReason ?? "failed" });
 				}
 			});
+		// Queue depth for the dashboard, the backlog alert and the worker autoscaler.
+		const sample = async () => {
+			for (const q of Object.values(this.queues)) {
+				const counts = await q.counts().catch(() => null);
+				if (counts) for (const state of ["waiting", "active", "delayed", "failed"] as const) this.broker.metrics.set(DEPTH, counts[state], { queue: q.name, state });
+			}
+		};
+		void sample();
+		this.depthTimer = setInterval(() => void sample(), DEPTH_SAMPLE_MS);
+		this.depthTimer.unref();
 	},
 
 	async stopped() {
+		if (this.depthTimer) clearInterval(this.depthTimer);
 		this.hub.close();
 		await Promise.all(Object.values(this.queues).map(q => q.close()));
 	}

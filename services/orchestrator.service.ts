@@ -8,10 +8,11 @@ import { checkOutput } from "../agents/guardrails";
 import { resolveConsent } from "../agents/workflow/consent";
 import { executeGraph, type ExecutorPorts, type NodeRecord, type RunResult } from "../agents/workflow/execute";
 import { compileGraph, type CompiledGraph, type NodeDef } from "../agents/workflow/graph";
-import { AGGREGATOR_ACTION, emotionShown, estimatedMinor, pipelines, PIPELINES, pipelineTimeouts, type Consent, type PipelineName } from "../agents/workflow/pipelines";
-import { checkpointOutput, finalResponse, ReportText, reportText, specializedOf, versionsOf, type NodeVersions } from "../agents/workflow/report";
+import { AGGREGATOR_ACTION, emotionShown, estimatedMinor, pipelines, PIPELINES, pipelineTimeouts, SPECIALIZED_NODES, type Consent, type PipelineName } from "../agents/workflow/pipelines";
+import { checkpointOutput, finalResponse, ReportText, reportText, specializedOf, versionsOf, videoKeyframes, type NodeVersions, type VideoKeyframes } from "../agents/workflow/report";
 import { config } from "../lib/config";
 import { ClientError, RetryableError, type ErrorLike } from "../lib/errors";
+import { handingBack } from "../lib/shutdown";
 import type { AnalysisDoc } from "./analyses.service";
 
 /**
@@ -33,10 +34,17 @@ const SHIPPED_ACTIONS = new Set([
 		.filter(f => /\.service\.(ts|js)$/.test(f) && !f.endsWith(".d.ts"))
 		.map(f => `agent.${f.replace(/\.service\.(ts|js)$/, "")}.run`)
 ]);
-const SPECIALIZED = ["social_perception", "fixit", "vibe_analysis"];
+const SPECIALIZED: string[] = [...SPECIALIZED_NODES];
 const OUTPUT_WARNING = "Part of the generated report was removed by the safety check.";
 
-const RunInput = z.object({ analysis_id: z.string().min(1).max(64) });
+/** `attempt`: the job attempt running it (1 for a sync request), recorded on each node it runs. */
+const RunInput = z.object({ analysis_id: z.string().min(1).max(64), attempt: z.number().int().min(1).max(1000).optional() });
+const CANCELLED_MESSAGE = "The analysis was cancelled";
+
+/** A cancelled analysis: not retried (a 4xx that is not retryable), never stored as completed. */
+const cancelledError = () => new ClientError("CONFLICT", CANCELLED_MESSAGE, { cancelled: true });
+/** This worker is shutting down past its grace period (lib/shutdown.ts): the caller retries elsewhere, resuming from the checkpoints. */
+const handedBackError = () => new RetryableError("SERVICE_UNAVAILABLE", "The worker is shutting down; the analysis resumes on another worker", { handed_back: true });
 
 interface RunOutcome {
 	result: Record<string, unknown>;
@@ -48,11 +56,14 @@ interface Vars {
 }
 
 interface Methods {
-	execute(ctx: Context, rec: AnalysisDoc, consent: Consent): Promise<{ run: RunResult; errors: Map<string, ErrorLike>; versions: Record<string, NodeVersions>; ms: number }>;
+	execute(ctx: Context, rec: AnalysisDoc, consent: Consent, attempt?: number): Promise<{ run: RunResult; errors: Map<string, ErrorLike>; versions: Record<string, NodeVersions>; ms: number; handedBack: boolean }>;
 	agentVersions(): Map<string, string>;
-	finishRun(ctx: Context, rec: AnalysisDoc, consent: Consent, run: RunResult, versions: Record<string, NodeVersions>, ms: number): Promise<RunOutcome>;
+	finishRun(ctx: Context, rec: AnalysisDoc, consent: Consent, run: RunResult, versions: Record<string, NodeVersions>, ms: number, keyframes?: VideoKeyframes | null): Promise<RunOutcome>;
 	requiredFailure(ctx: Context, rec: AnalysisDoc, run: RunResult, errors: Map<string, ErrorLike>): Promise<never>;
 }
+
+/** Analyses per pipeline and outcome: the dashboard's analyses per minute. */
+const ANALYSES = "lifemirror.analyses.total";
 
 const OrchestratorService: ServiceSchema<Record<string, never>, Methods, Vars> = {
 	name: "orchestrator",
@@ -66,11 +77,18 @@ const OrchestratorService: ServiceSchema<Record<string, never>, Methods, Vars> =
 			async handler(ctx: Context<z.infer<typeof RunInput>>): Promise<RunOutcome> {
 				const rec = await ctx.call<AnalysisDoc, object>("analyses.get", { id: ctx.params.analysis_id });
 				if (rec.status === "completed" && rec.result) return { result: rec.result, specialized: rec.specialized };
+				if (rec.status === "cancelled") throw cancelledError();
 				const consent = resolveConsent(rec.request.user_consent ?? null);
+				// A video is analysed through its best keyframe; the report lists the others (read alongside the run).
+				const keyframes = ctx
+					.call<{ media_type?: string; keyframes?: { time_s: number; best?: boolean }[] }, object>("media.get", { id: rec.media_id }, { meta: { userId: rec.user_id } })
+					.then(videoKeyframes, () => null);
 				await ctx.call("analyses.finish", { id: rec._id, status: "running" });
-				const { run, errors, versions, ms } = await this.execute(ctx, rec, consent);
+				const { run, errors, versions, ms, handedBack } = await this.execute(ctx, rec, consent, ctx.params.attempt);
+				if (run.stopped) throw handedBack ? handedBackError() : cancelledError();
 				if (run.failed) return this.requiredFailure(ctx, rec, run, errors);
-				const outcome = await this.finishRun(ctx, rec, consent, run, versions, ms);
+				const outcome = await this.finishRun(ctx, rec, consent, run, versions, ms, await keyframes);
+				this.broker.metrics.increment(ANALYSES, { pipeline: rec.pipeline, status: "completed" });
 				ctx.emit("analysis.completed", { analysis_id: rec._id, user_id: rec.user_id, media_id: rec.media_id });
 				return outcome;
 			}
@@ -78,7 +96,7 @@ const OrchestratorService: ServiceSchema<Record<string, never>, Methods, Vars> =
 	},
 
 	methods: {
-		async execute(ctx, rec, consent) {
+		async execute(ctx, rec, consent, attempt = 1) {
 			const graph = this.graphs[rec.pipeline as PipelineName];
 			const started = Date.now();
 			const budgetS = Number(rec.request.options?.pipeline_timeout_s) || 0;
@@ -93,14 +111,31 @@ const OrchestratorService: ServiceSchema<Record<string, never>, Methods, Vars> =
 				const record = rec2 as NodeRecord;
 				// Done and skipped nodes are final; a failed one runs again, and a done one needs its output.
 				if (record.status === "failed" || (record.status === "done" && !cp)) continue;
-				if (cp && (cp.output as { ref?: string })?.ref) continue; // a reference (the vision pass): asked for again, from the cache
+				if (cp && (cp.output as { ref?: string })?.ref) continue; // a reference (the vision pass): see below
 				resume[id] = { record, output: cp?.output };
 				if (cp) versions[id] = cp.versions;
 			}
+			// A referenced output (the vision pass) is asked for again (from the cache) only while a node that reads it is
+			// still to run; when every reader has finished, the reference itself stands in for it and nothing runs again.
+			for (const [id, cp] of Object.entries(rec.checkpoints ?? {}) as [string, { output: unknown; versions: NodeVersions }][]) {
+				const record = rec.nodes?.[id] as NodeRecord | undefined;
+				if (resume[id] || record?.status !== "done" || !(cp.output as { ref?: string })?.ref) continue;
+				const key = graph.byId.get(id)?.writes;
+				const readersDone = graph.nodes.every(n => !key || !n.reads.includes(key) || resume[n.id]);
+				if (readersDone) {
+					resume[id] = { record, output: cp.output };
+					versions[id] = cp.versions;
+				}
+			}
 			let finished = Object.keys(resume).length;
+			let cancelled = false;
+			const previous = rec.nodes ?? {};
 			const ports: ExecutorPorts = {
 				consented: purpose => Boolean(consent[purpose as keyof Consent]),
 				resume,
+				tag: node => ({ node_id: this.broker.nodeID, run: attempt, runs: ((previous[node] as NodeRecord | undefined)?.runs ?? 0) + 1 }),
+				// Cancelled, or this worker is shutting down past its grace period: no further node starts.
+				stopped: () => cancelled || handingBack(this.broker),
 				invoke: async (node, params, { timeoutMs }) => {
 					try {
 						const local = LOCAL_ACTIONS[node.action];
@@ -118,7 +153,9 @@ const OrchestratorService: ServiceSchema<Record<string, never>, Methods, Vars> =
 					if (record.status === "done") versions[node] = versionFor(def, output);
 					const cp = record.status === "done" ? checkpointOutput(node, output).output : undefined;
 					const progress = Math.min(1, ++finished / graph.nodes.length);
-					await ctx.call("analyses.checkpoint", { id: rec._id, node, record, output: cp, versions: versions[node], progress });
+					const saved = (await ctx.call("analyses.checkpoint", { id: rec._id, node, record, output: cp, versions: versions[node], progress })) as { cancelled?: boolean } | boolean;
+					// The record says cancelled (POST /analysis/jobs/{id}/cancel, on any node): no further node starts.
+					if (typeof saved === "object" && saved?.cancelled) cancelled = true;
 				},
 				onEvent: e => {
 					const status = e.type === "node.started" ? "started" : e.status;
@@ -127,10 +164,10 @@ const OrchestratorService: ServiceSchema<Record<string, never>, Methods, Vars> =
 			};
 			const input = { media_id: rec.media_id, user_id: rec.user_id, analysis_id: rec._id, consent, bio_text: rec.request.bio_text ?? undefined };
 			const run = await executeGraph(graph, input, ports);
-			return { run, errors, versions, ms: Date.now() - started };
+			return { run, errors, versions, ms: Date.now() - started, handedBack: Boolean(run.stopped) && !cancelled };
 		},
 
-		async finishRun(ctx, rec, consent, run, versions, ms) {
+		async finishRun(ctx, rec, consent, run, versions, ms, keyframes) {
 			const { state, nodes } = run;
 			const minor = estimatedMinor(state.face);
 			const text = reportText(state.formatter, state.aggregate);
@@ -142,9 +179,11 @@ const OrchestratorService: ServiceSchema<Record<string, never>, Methods, Vars> =
 			if (nodes.formatter && nodes.formatter.status !== "done") warnings.push("The report text was written from the scores only.");
 			const vision = state.vision as { content_hash?: string } | undefined;
 			const timestamp = new Date().toISOString();
-			const result = finalResponse({ analysis_id: rec._id, media_id: rec.media_id, pipeline: rec.pipeline, graph_version: rec.graph_version, timestamp, consent, state, nodes, versions, text: checked.value, warnings, total_ms: ms });
+			const result = finalResponse({ analysis_id: rec._id, media_id: rec.media_id, pipeline: rec.pipeline, graph_version: rec.graph_version, timestamp, consent, state, nodes, versions, text: checked.value, warnings, total_ms: ms, keyframes });
 			const specialized = rec.pipeline === "core" ? null : specializedOf(state, nodes, SPECIALIZED);
-			await ctx.call("analyses.finish", { id: rec._id, status: "completed", result, specialized, content_hash: vision?.content_hash ?? rec.content_hash });
+			const stored = (await ctx.call("analyses.finish", { id: rec._id, status: "completed", result, specialized, content_hash: vision?.content_hash ?? rec.content_hash })) as { status?: string } | null;
+			// Cancelled after its last node: the record stays cancelled and the report is not handed out.
+			if (stored?.status === "cancelled") throw cancelledError();
 			return { result, specialized };
 		},
 
@@ -158,6 +197,7 @@ const OrchestratorService: ServiceSchema<Record<string, never>, Methods, Vars> =
 				out = new ClientError("VALIDATION", "The image could not be read", { validation_errors: [{ field: "media_id", message: "the image could not be read" }] });
 			else out = new RetryableError("SERVICE_UNAVAILABLE", `The analysis could not run: ${failed.node} is unavailable`, { node: failed.node });
 			await ctx.call("analyses.finish", { id: rec._id, status: "failed", error: { type: (out as ErrorLike).type ?? "ERROR", message: failed.reason } });
+			this.broker.metrics.increment(ANALYSES, { pipeline: rec.pipeline, status: "failed" });
 			throw out;
 		},
 
@@ -169,6 +209,11 @@ const OrchestratorService: ServiceSchema<Record<string, never>, Methods, Vars> =
 			out.set("vision", "shared-pass");
 			return out;
 		}
+	},
+
+	created() {
+		if (!this.broker.metrics.getMetric(ANALYSES))
+			this.broker.metrics.register({ type: "counter", name: ANALYSES, labelNames: ["pipeline", "status"], description: "Analyses finished, by pipeline and outcome (completed, failed)" });
 	},
 
 	started() {

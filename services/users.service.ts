@@ -67,6 +67,18 @@ export interface UserDoc {
 	locked_until: string | null;
 }
 
+/** What the social layer may know of an account: its alias and whether it is public. */
+export interface PublicProfile {
+	user_id: string;
+	alias: string | null;
+	opt_in: boolean;
+}
+
+const publicProfileOf = (id: string, u: UserDoc | undefined): PublicProfile => {
+	const opt_in = Boolean(u && u.is_active && u.opt_in_public_analysis);
+	return { user_id: id, alias: opt_in ? (u!.public_alias ?? null) : null, opt_in };
+};
+
 export interface AuthenticatedUser {
 	id: string;
 	roles: string[];
@@ -198,13 +210,84 @@ const UsersService: ServiceSchema<Record<string, never>, Methods & DbMethods> = 
 			}
 		},
 
-		/** Readiness probe of this service's store. */
-		dbHealth: {
+		/**
+		 * Internal (social layer): the public face of some accounts — alias and whether they may
+		 * be shown publicly (opted in and active). Unknown ids are answered with `opt_in: false`.
+		 */
+		publicProfiles: {
 			visibility: "public",
-			async handler(): Promise<{ ok: true }> {
-				await this.dbCount({ _id: "-" });
-				return { ok: true };
+			input: z.object({ ids: z.array(z.string().min(1).max(64)).max(1000) }),
+			async handler(ctx: Context<{ ids: string[] }>): Promise<PublicProfile[]> {
+				const ids = [...new Set(ctx.params.ids)];
+				const docs = ids.length ? await this.dbFind<UserDoc>({ query: { _id: { $in: ids } } }) : [];
+				const byId = new Map(docs.map(d => [d._id, d]));
+				return ids.map(id => publicProfileOf(id, byId.get(id)));
 			}
+		},
+
+		/** Internal (social layer): every account that may be shown publicly, oldest first, in pages. */
+		publicUsers: {
+			visibility: "public",
+			input: z.object({ limit: z.number().int().min(1).max(5000).default(1000), offset: z.number().int().min(0).default(0) }),
+			async handler(ctx: Context<{ limit: number; offset: number }>): Promise<PublicProfile[]> {
+				const docs = await this.dbFind<UserDoc>({ query: { opt_in_public_analysis: true, is_active: true }, sort: ["created_at", "_id"], limit: ctx.params.limit, offset: ctx.params.offset });
+				return docs.map(d => publicProfileOf(d._id, d));
+			}
+		},
+
+		/** Internal (privacy.erase): the account stops working at once — no login, no refresh — while its data is erased. */
+		deactivate: {
+			visibility: "public",
+			input: z.object({ id: z.string().min(1).max(64) }),
+			async handler(ctx: Context<{ id: string }>): Promise<{ ok: boolean }> {
+				return { ok: Boolean(await this.dbUpdate(ctx.params.id, { is_active: false })) };
+			}
+		},
+
+		/** Internal (privacy export): the account as stored, without the password hash. */
+		exportUser: {
+			visibility: "public",
+			input: z.object({ user_id: z.string().min(1).max(64) }),
+			async handler(ctx: Context<{ user_id: string }>) {
+				const user = await this.dbGet<UserDoc>(ctx.params.user_id);
+				if (!user) return null;
+				const { password_hash: _h, login_failures: _f, failure_window_start: _w, ...rest } = user;
+				return { ...toProfile(user), roles: rest.roles, locked_until: rest.locked_until };
+			}
+		},
+
+		/** Internal (auth.login's audit of failures, operators): the account id behind an email, or null. */
+		idByEmail: {
+			visibility: "public",
+			input: z.object({ email: Email }),
+			async handler(ctx: Context<{ email: string }>): Promise<{ id: string | null }> {
+				const user = await this.dbFindOne<UserDoc>({ email: ctx.params.email });
+				return { id: user?._id ?? null };
+			}
+		},
+
+		/** Internal (REPL `lm-grant-admin` / `lm-revoke-admin`, `ADMIN_EMAILS`): grant or revoke a role; audited as `user.roles_changed`. */
+		setRole: {
+			visibility: "public",
+			roles: ["admin"],
+			input: z.object({ email: Email, role: z.enum(["admin"]), grant: z.boolean(), by: z.string().min(1).max(64) }),
+			async handler(ctx: Context<{ email: string; role: string; grant: boolean; by: string }, Meta>): Promise<AuthenticatedUser & { changed: boolean }> {
+				const user = await this.dbFindOne<UserDoc>({ email: ctx.params.email });
+				if (!user) throw notFound("User");
+				const { role, grant } = ctx.params;
+				const roles = grant ? [...new Set([...user.roles, role])] : user.roles.filter(r => r !== role);
+				if (roles.length === user.roles.length) return { id: user._id, roles: user.roles, changed: false };
+				await this.dbUpdate(user._id, { roles });
+				ctx.emit("user.roles_changed", { user_id: user._id, roles, by: ctx.params.by, by_user_id: ctx.meta.userId ?? null });
+				return { id: user._id, roles, changed: true };
+			}
+		}
+	},
+
+	events: {
+		/** Erasure: the account record itself goes. */
+		async "user.erased"(ctx: Context<{ user_id: string }>) {
+			await this.dbRemove(ctx.params.user_id);
 		}
 	},
 

@@ -11,6 +11,11 @@ export interface NodeRecord {
 	ms: number;
 	/** True when the output came from a checkpoint of an earlier, interrupted run. */
 	resumed?: boolean;
+	/** Which broker node ran it, and in which run (job attempt) of the analysis. */
+	node_id?: string;
+	run?: number;
+	/** How many times this node has finished for this analysis (1 unless a run died between its end and its checkpoint). */
+	runs?: number;
 }
 
 export type WorkflowEvent =
@@ -27,6 +32,10 @@ export interface ExecutorPorts {
 	consented(purpose: string): boolean;
 	/** Outputs of nodes that finished in an earlier run (resume): they are not run again. */
 	resume?: Record<string, { record: NodeRecord; output: unknown }>;
+	/** Fields added to every record this run makes (where and in which run the node ran). */
+	tag?(node: string): Partial<NodeRecord>;
+	/** Checked at every node boundary: true stops the run (no new node starts), e.g. when it was cancelled. */
+	stopped?(): boolean;
 }
 
 export interface RunResult {
@@ -35,6 +44,8 @@ export interface RunResult {
 	warnings: string[];
 	/** The first required node that failed, when the run failed. */
 	failed: { node: string; reason: string } | null;
+	/** True when `stopped()` ended the run before every node had settled. */
+	stopped?: boolean;
 }
 
 const isRetryable = (err: unknown) => Boolean((err as { retryable?: boolean })?.retryable) || (err as { type?: string })?.type === "AGENT_TIMEOUT";
@@ -66,7 +77,8 @@ export async function executeGraph(graph: CompiledGraph, input: State, ports: Ex
 		state[node.writes] = reducer && node.writes in state ? reducer(state[node.writes], output) : output;
 	};
 
-	const finish = (node: NodeDef, record: NodeRecord, output?: unknown) => {
+	const finish = (node: NodeDef, own: NodeRecord, output?: unknown) => {
+		const record: NodeRecord = { ...own, ...ports.tag?.(node.id) };
 		nodes[node.id] = record;
 		ports.onEvent?.({ type: "node.finished", node: node.id, status: record.status, ms: record.ms, reason: record.reason });
 		return ports.checkpoint?.(node.id, record, output);
@@ -97,6 +109,10 @@ export async function executeGraph(graph: CompiledGraph, input: State, ports: Ex
 			} catch (err) {
 				if (attempt <= node.retries && isRetryable(err)) continue;
 				const reason = (err as Error)?.message?.slice(0, 200) || "failed";
+				// An optional agent that refuses the caller (403: e.g. the social graph for a user who has not
+				// opted in) does not apply to this run: skipped with its reason, like a consent gate, not a failure.
+				if (!node.required && (err as { code?: unknown })?.code === 403)
+					return void (await finish(node, { status: "skipped", reason: `not permitted: ${reason}`, attempts: attempt, started_at, ms: Date.now() - started }));
 				await finish(node, { status: "failed", reason, attempts: attempt, started_at, ms: Date.now() - started });
 				if (node.required) failed ??= { node: node.id, reason };
 				else warnings.push(`${node.id} could not be completed (${reason}); the report is partial.`);
@@ -106,8 +122,10 @@ export async function executeGraph(graph: CompiledGraph, input: State, ports: Ex
 	}
 
 	const settled = (id: string) => nodes[id] !== undefined;
+	let stopped = false;
 	while (pending.size || running.size) {
-		if (!failed) {
+		if (!failed && pending.size && ports.stopped?.()) stopped = true;
+		if (!failed && !stopped) {
 			for (const id of [...pending]) {
 				if (graph.parents.get(id)!.every(settled)) {
 					pending.delete(id);
@@ -118,5 +136,5 @@ export async function executeGraph(graph: CompiledGraph, input: State, ports: Ex
 		if (running.size === 0) break;
 		await Promise.race(running.values());
 	}
-	return { state, nodes, warnings, failed };
+	return { state, nodes, warnings, failed, ...(stopped ? { stopped } : {}) };
 }

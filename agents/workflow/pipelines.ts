@@ -1,3 +1,4 @@
+import { HISTORY_LIMIT } from "../perception-history";
 import type { GraphDef, NodeDef, State } from "./graph";
 
 /**
@@ -13,8 +14,11 @@ import type { GraphDef, NodeDef, State } from "./graph";
  *   `local.*` action (no broker hop, nothing to deploy), see LOCAL_ACTIONS in the orchestrator.
  * - `formatter` writes the report text; optional: without it the report falls back to the
  *   aggregate's own sentences and says so in `warnings`.
- * - `enhanced` and `hybrid` add `social_perception`, `fixit` and `vibe_analysis`. The
- *   perception_history and social_graph agents do not exist yet, so neither pipeline has them.
+ * - `enhanced` and `hybrid` add `social_perception`, `fixit`, `vibe_analysis` and
+ *   `perception_history` (the user's trend over their stored perceptions; its improvement
+ *   tags keep recently improved areas out of fixit's focus) and `social_graph` (the user's
+ *   position among opted-in users; 403 for a user who has not opted in). All optional: a
+ *   failure is a warning and a null/`{error}` section, never a failed run.
  *
  * Nodes read the sections they merely use (face, fashion, … for the aggregator) from the state
  * in `input()`, not in `reads`: `reads` lists what a node cannot run without (the executor
@@ -45,7 +49,10 @@ export function pipelineTimeouts(c: { vision: { timeoutMs: number }; agents: { t
 	return { visionMs: c.vision.timeoutMs * 2 + 10_000, agentMs: c.agents.timeoutMs };
 }
 
-export const PIPELINE_VERSIONS: Record<PipelineName, string> = { core: "core@1.0.0", enhanced: "enhanced@1.0.0", hybrid: "hybrid@1.0.0" };
+export const PIPELINE_VERSIONS: Record<PipelineName, string> = { core: "core@1.0.0", enhanced: "enhanced@1.1.0", hybrid: "hybrid@1.1.0" };
+
+/** The specialized nodes of `enhanced` and `hybrid`: their outputs (or `{error}`) are the run's `specialized`. */
+export const SPECIALIZED_NODES = ["social_perception", "fixit", "vibe_analysis", "perception_history", "social_graph"] as const;
 
 export const AGGREGATOR_ACTION = "local.aggregator";
 
@@ -132,7 +139,10 @@ function nodes(t: Timeouts): Record<string, NodeDef> {
 			}
 		}),
 		fixit: agent("fixit", { reads: ["aggregate"], input: fixitInput }),
-		vibe_analysis: agent("vibe_analysis", { reads: ["vision"], input: vibeInput })
+		vibe_analysis: agent("vibe_analysis", { reads: ["vision"], input: vibeInput }),
+		perception_history: agent("perception_history", { reads: ["user_id"], input: s => ({ user_id: s.user_id, limit: HISTORY_LIMIT }) }),
+		// Answers 403 for a user who has not opted in to public analysis: a failed optional node (null section + warning), not retried.
+		social_graph: agent("social_graph", { reads: ["user_id"], input: s => ({ user_id: s.user_id }), retries: 0 })
 	};
 }
 
@@ -183,7 +193,8 @@ export function fixitInput(s: State) {
 			social: score(obj(s.social_perception)?.social_score)
 		},
 		weakest_areas: (a.improvement_areas as string[] | undefined) ?? [],
-		tips: { posture: ((posture?.tips as string[] | undefined) ?? []).slice(0, 10) }
+		tips: { posture: ((posture?.tips as string[] | undefined) ?? []).slice(0, 10) },
+		improved_areas: ((obj(s.perception_history)?.improvement_tags as string[] | undefined) ?? []).slice(0, 20)
 	};
 }
 
@@ -206,7 +217,8 @@ const SPECIALIZED_EDGES: [string, string][] = [
 	["social_perception", "fixit"],
 	["aggregator", "fixit"],
 	["social_perception", "vibe_analysis"],
-	["bio", "vibe_analysis"]
+	["bio", "vibe_analysis"],
+	["perception_history", "fixit"]
 ];
 
 const INPUTS = ["media_id", "user_id", "analysis_id", "consent", "bio_text"];
@@ -215,7 +227,7 @@ const INPUTS = ["media_id", "user_id", "analysis_id", "consent", "bio_text"];
 export function pipelines(t: Timeouts): Record<PipelineName, GraphDef> {
 	const n = nodes(t);
 	const pick = (ids: string[]) => ids.map(id => n[id]);
-	const specialized = [...CORE, "social_perception", "fixit", "vibe_analysis"];
+	const specialized = [...CORE, ...SPECIALIZED_NODES];
 	return {
 		core: { name: "core", version: PIPELINE_VERSIONS.core, inputs: INPUTS, nodes: pick(CORE), edges: CORE_EDGES },
 		enhanced: { name: "enhanced", version: PIPELINE_VERSIONS.enhanced, inputs: INPUTS, nodes: pick(specialized), edges: [...CORE_EDGES, ...SPECIALIZED_EDGES] },

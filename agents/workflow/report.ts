@@ -38,7 +38,11 @@ export function versionsOf(output: unknown, agentVersion: string | null, graphVe
  */
 export function checkpointOutput(node: string, output: unknown): { output: unknown; resumable: boolean } {
 	const o = obj(output);
-	if (node === "vision" && o) return { output: { ref: "vision", content_hash: o.content_hash, provider: o.provider, model_version: o.model_version, biometric: o.biometric }, resumable: false };
+	if (node === "vision" && o)
+		return {
+			output: { ref: "vision", content_hash: o.content_hash, provider: o.provider, model_version: o.model_version, biometric: o.biometric, width: o.width, height: o.height, inference_ms: o.inference_ms },
+			resumable: false
+		};
 	if (node === "embedder" && o) return { output: { dims: o.dims, versions: o.versions, warnings: o.warnings, version: o.version }, resumable: true };
 	return { output, resumable: true };
 }
@@ -78,6 +82,21 @@ export interface ReportInput {
 	/** Warnings from the input and output rails. */
 	warnings: string[];
 	total_ms: number;
+	/** A video: the keyframe analysed (its best) and the others, by index and time (SPEC §2). */
+	keyframes?: VideoKeyframes | null;
+}
+
+export interface VideoKeyframes {
+	analysed: { index: number; time_s: number };
+	others: { index: number; time_s: number }[];
+}
+
+/** Which keyframe of a video was analysed and which others it has, from the media record; null for an image. */
+export function videoKeyframes(media: { media_type?: string; keyframes?: { time_s: number; best?: boolean }[] } | null | undefined): VideoKeyframes | null {
+	if (media?.media_type !== "video" || !media.keyframes?.length) return null;
+	const frames = media.keyframes.map((k, index) => ({ index, time_s: k.time_s, best: k.best === true }));
+	const best = frames.find(f => f.best) ?? frames[0];
+	return { analysed: { index: best.index, time_s: best.time_s }, others: frames.filter(f => f !== best).map(f => ({ index: f.index, time_s: f.time_s })) };
 }
 
 /** Section nodes of the detailed analysis and the purpose that gates each. */
@@ -95,6 +114,14 @@ export function nodeWarnings(nodes: Record<string, NodeRecord>): string[] {
 		.map(([id, r]) => `${id} could not be completed (${r.reason ?? "failed"}); the report is partial.`);
 }
 
+/** Node records as users see them: which broker node ran each (a host name) stays internal; the run and run count are shown. */
+export function publicNodes(nodes: Record<string, unknown>): Record<string, unknown> {
+	return Object.fromEntries(Object.entries(nodes).map(([id, n]) => {
+		const { node_id: _internal, ...rest } = (obj(n) ?? {}) as Obj;
+		return [id, rest];
+	}));
+}
+
 function processingMetadata(r: ReportInput) {
 	const entries = Object.entries(r.nodes);
 	return {
@@ -105,7 +132,8 @@ function processingMetadata(r: ReportInput) {
 		agents_failed: entries.filter(([, n]) => n.status === "failed").map(([id, n]) => ({ agent: id, reason: n.reason ?? "failed", attempts: n.attempts })),
 		versions: r.versions,
 		timings: { ...Object.fromEntries(entries.map(([id, n]) => [id, n.ms])), total_ms: r.total_ms },
-		resumed_nodes: entries.filter(([, n]) => n.resumed).map(([id]) => id)
+		resumed_nodes: entries.filter(([, n]) => n.resumed).map(([id]) => id),
+		...(r.keyframes ? { keyframes: r.keyframes } : {})
 	};
 }
 
@@ -117,7 +145,7 @@ function detailedAnalysis(r: ReportInput): Obj | null {
 		const v = obj(r.state.vision) ?? {};
 		out.metadata = {
 			vision: { provider: v.provider ?? null, model_version: v.model_version ?? null, width: v.width ?? null, height: v.height ?? null, inference_ms: v.inference_ms ?? null },
-			nodes: r.nodes,
+			nodes: publicNodes(r.nodes),
 			aggregate: obj(r.state.aggregate) ? { scores: (r.state.aggregate as Obj).scores, components: (r.state.aggregate as Obj).components } : null
 		};
 		out.langsmith_run_ids = Object.fromEntries(Object.keys(r.nodes).map(id => [id, null]));
@@ -166,9 +194,9 @@ export function enhancedEnvelope(result: Obj, specialized: Obj, userId: string, 
 		specialized_analysis: {
 			fixit_suggestions: orNull(specialized.fixit),
 			vibe_analysis: orNull(specialized.vibe_analysis),
-			// No perception_history or social_graph agent exists yet.
-			perception_history: null,
-			social_graph: null,
+			perception_history: orNull(specialized.perception_history),
+			// Null when the node did not run or failed; a user who has not opted in is skipped (403), processing_metadata says why.
+			social_graph: orNull(specialized.social_graph),
 			social_perception: orNull(specialized.social_perception)
 		},
 		metadata: { processing_mode: "enhanced_hybrid", user_id: userId, analysis_timestamp: at }
@@ -180,7 +208,12 @@ export function hybridEnvelope(result: Obj, specialized: Obj, userId: string, at
 		success: true,
 		core_analysis: result,
 		social_analysis: specialized.social_perception ?? { error: "did not run" },
-		enhancements: { fixit_suggestions: specialized.fixit ?? { error: "did not run" }, vibe_analysis: specialized.vibe_analysis ?? { error: "did not run" } },
+		enhancements: {
+			fixit_suggestions: specialized.fixit ?? { error: "did not run" },
+			vibe_analysis: specialized.vibe_analysis ?? { error: "did not run" },
+			perception_history: specialized.perception_history ?? { error: "did not run" },
+			social_graph: specialized.social_graph ?? { error: "did not run" }
+		},
 		metadata: { processing_mode: "enhanced_graph", user_id: userId, execution_timestamp: at }
 	};
 }
@@ -222,7 +255,7 @@ export function analysisView(d: StoredAnalysis & Obj): Obj {
 		graph_version: d.graph_version,
 		status: d.status,
 		progress: d.progress,
-		nodes: d.nodes,
+		nodes: publicNodes(obj(d.nodes) ?? {}),
 		checkpoints: Object.fromEntries(Object.entries(checkpoints).map(([k, c]) => [k, { versions: obj(c)?.versions ?? null, at: obj(c)?.at ?? null }])),
 		result: d.result,
 		specialized: d.specialized ?? null,

@@ -62,7 +62,13 @@ export class BullQueue<T> implements JobQueue<T> {
 		const worker = new Worker<Stored<T>>(this.name, (job, _token, signal) => this.run(job, handler, signal), {
 			connection: { ...redisOptions(this.opts.redisUrl), maxRetriesPerRequest: null },
 			prefix: this.opts.prefix,
-			concurrency: this.opts.concurrency
+			concurrency: this.opts.concurrency,
+			// A node that dies stops renewing its jobs' locks: another node's stalled check takes them
+			// back within lockDuration + stalledInterval (BullMQ's defaults, 30 s each, are slow).
+			lockDuration: this.opts.lockMs ?? 30_000,
+			stalledInterval: this.opts.stalledIntervalMs ?? 15_000,
+			// A job taken back from a dead node is run again; give up (failed) only after as many stalls as attempts.
+			maxStalledCount: this.opts.attempts
 		});
 		worker.on("error", err => this.opts.onError?.(err));
 		worker.on("completed", job => events.completed?.(this.view(job, "completed")));
@@ -142,6 +148,33 @@ export class BullQueue<T> implements JobQueue<T> {
 	async close(): Promise<void> {
 		await this.worker?.close();
 		await this.queue.close();
+	}
+
+	async purge(match: (data: T) => boolean): Promise<{ removed: number; active: string[] }> {
+		const jobs = await this.queue.getJobs(["waiting", "prioritized", "delayed", "paused", "waiting-children", "active", "completed", "failed"]);
+		const gone = new Set<string>();
+		const active: string[] = [];
+		for (const job of jobs) {
+			if (!job?.id || !job.data || !match(job.data.payload)) continue;
+			if ((await job.getState()) === "active") {
+				await job.updateData({ ...job.data, cancelled: true }).catch(() => undefined);
+				this.abortLocal(job.id);
+				active.push(job.id);
+				continue;
+			}
+			await job.remove();
+			gone.add(job.id);
+		}
+		// The queue's event stream repeats job ids and results (a report): those entries go too.
+		if (gone.size) {
+			// BullMQ types its client narrowly; it is an ioredis client with the stream commands.
+			const client = (await this.queue.client) as unknown as { xrange(k: string, a: string, b: string): Promise<[string, string[]][]>; xdel(k: string, ...ids: string[]): Promise<number> };
+			const key = this.queue.keys.events;
+			const entries = await client.xrange(key, "-", "+");
+			const stale = entries.filter(([, f]) => f.some((v, i) => i % 2 === 1 && f[i - 1] === "jobId" && gone.has(v))).map(([id]) => id);
+			for (let i = 0; i < stale.length; i += 500) await client.xdel(key, ...stale.slice(i, i + 500));
+		}
+		return { removed: gone.size, active };
 	}
 
 	/** Runs one attempt. Every failure is thrown back to BullMQ, which retries or keeps the job as failed. */

@@ -124,6 +124,24 @@ export class MemoryQueue<T> implements JobQueue<T> {
 		for (const e of this.jobs.values()) clearTimeout(e.timer);
 	}
 
+	async purge(match: (data: T) => boolean): Promise<{ removed: number; active: string[] }> {
+		let removed = 0;
+		const active: string[] = [];
+		for (const e of [...this.jobs.values()]) {
+			if (!match(e.data)) continue;
+			if (e.state === "active") {
+				e.abort?.abort(new PermanentJobError(CANCELLED));
+				active.push(e.id);
+				continue;
+			}
+			clearTimeout(e.timer);
+			this.unqueue(e.id);
+			this.jobs.delete(e.id);
+			removed++;
+		}
+		return { removed, active };
+	}
+
 	private pump(): void {
 		while (!this.closed && !this.paused && this.handler && this.active < this.opts.concurrency && this.waiting.length > 0) {
 			const e = this.jobs.get(this.waiting.shift()!);

@@ -2,9 +2,13 @@
  * Background jobs: a typed union of ids only. A job never carries image bytes or reports;
  * its handler loads what it needs by id, so a job is small, replayable and safe to log.
  */
-export type Job = { kind: "analysis"; analysis_id: string } | { kind: "ingest"; media_id: string; user_id: string };
+export type Job =
+	| { kind: "analysis"; analysis_id: string }
+	| { kind: "ingest"; media_id: string; user_id: string }
+	| { kind: "vibe_compare"; media_id_1: string; media_id_2: string; user_id: string }
+	| { kind: "export"; export_id: string; user_id: string };
 export type JobKind = Job["kind"];
-export const JOB_KINDS: readonly JobKind[] = ["analysis", "ingest"];
+export const JOB_KINDS: readonly JobKind[] = ["analysis", "ingest", "vibe_compare", "export"];
 
 /** What the jobs service queues: the job and the user who owns it (status and cancel are owner-only). */
 export interface QueuedJob {
@@ -76,6 +80,10 @@ export interface QueueOptions {
 	keepFailed: number;
 	/** Completed jobs kept so their status and result can be read. */
 	keepCompleted: number;
+	/** Cluster mode: how long a running job's lock lasts without renewal (its node died → free after this). */
+	lockMs?: number;
+	/** Cluster mode: how often a node checks for jobs whose lock expired and queues them again. */
+	stalledIntervalMs?: number;
 }
 
 /** One interface, two engines: in-process (embedded mode) and BullMQ on Redis (cluster mode). */
@@ -98,6 +106,12 @@ export interface JobQueue<T> {
 	resume(): Promise<void>;
 	isPaused(): Promise<boolean>;
 	close(): Promise<void>;
+	/**
+	 * Erasure: removes every job whose data matches, whatever its state (its result and reason go
+	 * with it). A job running right now cannot be removed: it is flagged cancelled and its id is
+	 * returned in `active`, for the caller to abort and purge again once it stopped.
+	 */
+	purge(match: (data: T) => boolean): Promise<{ removed: number; active: string[] }>;
 }
 
 /** Exponential backoff with jitter: base·2^(attempt−1), minus up to half of it at random. */

@@ -8,9 +8,12 @@ const Ids = FashionInput.pick({ media_id: true, user_id: true });
 const FashionService: ServiceSchema = {
 	name: `agent.${fashion.name}`,
 	mixins: [
-		agentMixin(fashion, (ctx: Context): FashionDeps => {
+		agentMixin(fashion, async (ctx: Context): Promise<FashionDeps> => {
 			// The params were validated by the agent's input schema; only the ids are needed here.
 			const { media_id, user_id } = Ids.parse(ctx.params);
+			// The pass usually carries the colours, so the agent may read no media at all: the media
+			// must still be the user's (another user's answers 404, as every media read does).
+			await ctx.call("media.get", { id: media_id }, { meta: { userId: user_id } });
 			return {
 				async image() {
 					const img = await ctx.call<{ data: Buffer }, object>("media.analysisImage", { id: media_id, user_id });

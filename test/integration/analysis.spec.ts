@@ -4,7 +4,9 @@ import sharp from "sharp";
 import { HUMAN_DIR } from "../../agents/providers/vision/human";
 import { DISCLAIMERS } from "../../agents/guardrails";
 import { RequestScopeMiddleware } from "../../lib/request-scope";
+import { resolveConsent } from "../../agents/workflow/consent";
 import { requestHash } from "../../services/analysis.service";
+import { PIPELINE_VERSIONS, type PipelineName } from "../../agents/workflow/pipelines";
 import { http, startNode, type Http, type TestNode } from "../helpers/node";
 import { registerUser } from "../factories/users";
 import { freePort, uploadForm } from "../factories/images";
@@ -70,12 +72,12 @@ function expectFinal(r: any, media_id: string, pipeline: string) {
 	expect(r.confidence).toBeLessThanOrEqual(1);
 	const pm = r.processing_metadata;
 	expect(pm.pipeline).toBe(pipeline);
-	expect(pm.graph_version).toBe(`${pipeline}@1.0.0`);
+	expect(pm.graph_version).toBe(PIPELINE_VERSIONS[pipeline as PipelineName]);
 	expect(Array.isArray(pm.agents_run)).toBe(true);
 	for (const s of [...pm.agents_skipped, ...pm.agents_failed]) expect([typeof s.agent, typeof s.reason]).toEqual(["string", "string"]);
 	for (const id of pm.agents_run) {
 		expect(typeof pm.timings[id]).toBe("number");
-		expect(pm.versions[id].graph).toBe(`${pipeline}@1.0.0`);
+		expect(pm.versions[id].graph).toBe(PIPELINE_VERSIONS[pipeline as PipelineName]);
 	}
 	expect(typeof pm.timings.total_ms).toBe("number");
 	expect(Array.isArray(r.warnings)).toBe(true);
@@ -125,7 +127,7 @@ describe("analysis endpoints", () => {
 			services: [
 				"api", "users", "auth", "storage", "media", "vision", "analyses", "orchestrator", "analysis", "embeddings",
 				"agents/face", "agents/fashion", "agents/posture", "agents/bio", "agents/embedder", "agents/social_perception",
-				"agents/fixit", "agents/vibe_analysis", "agents/formatter", "agents/reverse_analysis", "jobs"
+				"agents/fixit", "agents/vibe_analysis", "agents/formatter", "agents/reverse_analysis", "agents/perception_history", "agents/social_graph", "jobs"
 			],
 			env: {
 				PORT: String(port),
@@ -272,7 +274,15 @@ describe("analysis endpoints", () => {
 		expect(sp.vibe_analysis.vibe_score).toBeLessThanOrEqual(100);
 		score(sp.social_perception.social_score);
 		expect(sp.social_perception.tags.length).toBeGreaterThanOrEqual(3);
-		expect([sp.perception_history, sp.social_graph]).toEqual([null, null]);
+		// The history of alice's earlier photos; the social graph refuses her (not opted in): the node is skipped with its reason, a null section, not a failed run.
+		expect(typeof sp.perception_history.trend_summary).toBe("string");
+		expect(sp.perception_history.score_trend).toEqual(expect.any(Array));
+		for (const p of sp.perception_history.score_trend) expect([typeof p.timestamp, typeof p.score]).toEqual(["string", "number"]);
+		expect([sp.perception_history.improvement_tags, sp.perception_history.decline_tags]).toEqual([expect.any(Array), expect.any(Array)]);
+		expect(sp.social_graph).toBeNull();
+		expect(enh.body.core_analysis.warnings.join(" ")).not.toMatch(/social_graph/);
+		expect(enh.body.core_analysis.processing_metadata.agents_failed).toEqual([]);
+		expect(enh.body.core_analysis.processing_metadata.agents_skipped).toEqual(expect.arrayContaining([{ agent: "social_graph", reason: expect.stringMatching(/^not permitted: .*opted in/) }]));
 		expect(enh.body.metadata).toEqual({ processing_mode: "enhanced_hybrid", user_id: alice.id, analysis_timestamp: expect.any(String) });
 
 		const hyb = await analyze(alice, { media_id }, "/analysis/analyze/hybrid");
@@ -283,7 +293,17 @@ describe("analysis endpoints", () => {
 		expect(hyb.body.enhancements.fixit_suggestions.focus_areas).toEqual(expect.any(Array));
 		expect(hyb.body.enhancements.vibe_analysis.vibe_tags.length).toBeGreaterThanOrEqual(3);
 		expect(hyb.body.metadata).toEqual({ processing_mode: "enhanced_graph", user_id: alice.id, execution_timestamp: expect.any(String) });
-	}, 30_000);
+		expect(hyb.body.enhancements.perception_history.trend).toEqual(expect.any(String));
+		expect(hyb.body.enhancements.social_graph).toEqual({ error: expect.stringMatching(/opted in/) });
+
+		// An opted-in user gets their social position (a cold start with this few public users).
+		const u = await registerUser(request, { opt_in_public_analysis: true, public_alias: "dana" });
+		const dana = { id: (await request("GET", "/auth/me", { token: u.access_token })).body.id, token: u.access_token };
+		const pub = await analyze(dana, { media_id: await upload(dana) }, "/analysis/analyze/enhanced");
+		expect(pub.status).toBe(200);
+		expect(pub.body.specialized_analysis.social_graph).toMatchObject({ user_id: dana.id, cold_start: true, percentile: { overall: expect.any(Number) } });
+		expect(pub.body.specialized_analysis.perception_history.sample_size).toBeGreaterThanOrEqual(0);
+	}, 60_000);
 
 	it("history: newest first after two analyses, on both paths", async () => {
 		const media_id = await upload(alice);
@@ -445,7 +465,8 @@ describe("analysis endpoints", () => {
 		// A sync run of the same request still in flight (no job) is not taken over by an async request: it gets its own run.
 		const flying = await node.broker.call<any, object>("analyses.create", {
 			user_id: alice.id, media_id, content_hash: stored.content_hash, pipeline: "core", graph_version: "core@1.0.0", status: "running",
-			request_hash: requestHash({ user_consent: null, bio_text: null, options: {} }), request: {}
+			// The hash of what the run would record: the consent in force (nothing stored: the defaults), no bio, no options.
+			request_hash: requestHash({ user_consent: resolveConsent(null), bio_text: null, options: {} }), request: {}
 		});
 		const a5 = await request("POST", "/analysis/analyze?async=true", { token: alice.token, body: { media_id } });
 		expect(a5.status).toBe(202);

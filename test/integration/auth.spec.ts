@@ -379,6 +379,32 @@ describe("auth across restarts", () => {
 		}
 	});
 
+	it("rotation step 1 (README): while nodes roll from `old,new` to `new,old`, each verifies the other's tokens", async () => {
+		const dataDir = tempDir();
+		const env = (keys: string) => ({ DATA_DIR: dataDir, JWT_KEYS: keys, RATE_LIMITS: GENEROUS_LIMITS });
+		let n: TestNode | undefined;
+		try {
+			n = await startNode({ services: SERVICES, env: env(`new:${NEW},old:${OLD}`) });
+			const signedNew = await registerUser(http(n.url));
+			expect(decodeProtectedHeader(signedNew.access_token).kid).toBe("new");
+			await n.stop();
+
+			// A node not yet switched: still signs with `old`, already accepts `new`.
+			n = await startNode({ services: SERVICES, env: env(`old:${OLD},new:${NEW}`) });
+			const request = http(n.url);
+			expect((await request("GET", "/auth/me", { token: signedNew.access_token })).status).toBe(200);
+			const refreshed = await request("POST", "/auth/refresh", { body: { refresh_token: signedNew.refresh_token } });
+			expect(refreshed.status).toBe(200);
+			expect(decodeProtectedHeader(refreshed.body.access_token).kid).toBe("old");
+			// Without `new` in its list a node would log that user out: the reason for step 1.
+			await n.stop();
+			n = await startNode({ services: SERVICES, env: env(`old:${OLD}`) });
+			expectErrorBody(await http(n.url)("GET", "/auth/me", { token: signedNew.access_token }), 401, "INVALID_TOKEN");
+		} finally {
+			await stopAll(n);
+		}
+	});
+
 	it("access tokens live ACCESS_TOKEN_TTL_S; one past that is refused → 401", async () => {
 		let n: TestNode | undefined;
 		try {

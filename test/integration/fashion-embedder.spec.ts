@@ -155,6 +155,15 @@ describe("fashion and embedder agents over a real broker", () => {
 		}
 		// The grey top and dark skirt of this photo: dark, low-chroma garments.
 		expect(out.harmony).toMatch(/neutral|monochrome/);
+
+		// The colours came with the pass (read in the vision worker); a pass without them makes the
+		// agent read the image itself, and the report means the same.
+		expect(vision.colours?.torso.length).toBeGreaterThan(0);
+		const { colours: _, ...bare } = vision;
+		const own = await call<FashionOutput>("agent.fashion.run", { vision: bare, media_id, user_id: alice.id, consent: { fashion: true } });
+		const meaning = (o: FashionOutput) => [o.style, o.harmony, o.items.map(i => [i.type, i.color_name, i.bbox]), o.palette.map(c => c.name), o.contrast.level, o.regions];
+		expect(meaning(out)).toEqual(meaning(own));
+		expect(Math.abs(out.overall_rating - own.overall_rating)).toBeLessThanOrEqual(0.2);
 	});
 
 	it("a synthetic two-colour image: no person seen by the models; with a hand-made body, exact colours and crops", async () => {

@@ -77,6 +77,31 @@ describe("OpenAPI document and API docs", () => {
 		expect((await css.text()).length).toBeGreaterThan(1000);
 	});
 
+	it("serves ReDoc from the npm package at /redoc, with no inline script and no CDN", async () => {
+		const request = http(node.url);
+		const page = await request("GET", "/redoc");
+		expect(page.status).toBe(200);
+		expect(page.headers.get("content-type")).toMatch(/text\/html/);
+		const html = String(page.body);
+		expect(html).not.toMatch(/<script>[^<]/);
+		expect(html).not.toMatch(/https?:\/\//);
+		const srcs = html.match(/\/redoc\/assets\/[A-Za-z0-9.-]+/g) ?? [];
+		expect(srcs).toEqual(["/redoc/assets/redoc.standalone.js", "/redoc/assets/init.js"]);
+		for (const src of srcs) {
+			const asset = await fetch(`${node.url}${src}`);
+			expect({ src, status: asset.status, type: asset.headers.get("content-type") }).toEqual({ src, status: 200, type: expect.stringMatching(/javascript/) });
+			await asset.arrayBuffer();
+		}
+		const bundle = await (await fetch(`${node.url}/redoc/assets/redoc.standalone.js`)).text();
+		expect(bundle.length).toBeGreaterThan(500_000);
+		expect(bundle).toContain("Redoc");
+		expect(await (await fetch(`${node.url}/redoc/assets/init.js`)).text()).toMatch(/Redoc\.init\("\/openapi\.json"/);
+		for (const name of ["package.json", "redoc.standalone.js.map", "..%2Fpackage.json", "swagger-ui.css"]) {
+			const res = await request("GET", `/redoc/assets/${name}`);
+			expect({ name, client_error: res.status >= 400 && res.status < 500, error_code: typeof res.body?.error_code }).toEqual({ name, client_error: true, error_code: "string" });
+		}
+	});
+
 	it("refuses any other file under /docs/assets", async () => {
 		const request = http(node.url);
 		for (const name of ["package.json", "..%2F..%2Fpackage.json", "swagger-ui.css.map", "%00", "a".repeat(300)]) {
@@ -102,7 +127,7 @@ describe("buildOpenApi", () => {
 			{ title: "t", version: "1" }
 		) as Doc;
 		expect(out.paths["/up/{key}"].put.requestBody.content["application/octet-stream"]).toBeDefined();
-		expect(out.paths["/feed"].get.security).toEqual([{}, { bearer: [] }]);
+		expect(out.paths["/feed"].get.security).toEqual([{}, { bearer: [] }, { apiKey: [] }]);
 		expect(out.paths["/feed"].get["x-rate-class"]).toBe("public");
 	});
 });

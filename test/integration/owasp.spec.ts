@@ -28,10 +28,15 @@ interface Account {
 /** What user B owns, by kind: the ids an attacker (user A) tries on every route. */
 interface Owned {
 	media: string;
+	media2: string;
 	analysis: string;
 	job: string;
 	user: string;
 	storageKey: string;
+	notification: string;
+	exportId: string;
+	erasureId: string;
+	apiKey: string;
 }
 
 /**
@@ -50,11 +55,25 @@ const PATH_IDS: Record<string, (o: Owned) => Record<string, string>> = {
 	"GET /analysis/{media_id}/history": o => ({ media_id: o.media }),
 	"GET /analysis/analysis/{media_id}/history": o => ({ media_id: o.media }),
 	"GET /analysis/{id}": o => ({ id: o.analysis }),
+	"GET /privacy/export/{id}": o => ({ id: o.exportId }),
+	"GET /privacy/erasure/{id}": o => ({ id: o.erasureId }),
+	"DELETE /auth/api-keys/{id}": o => ({ id: o.apiKey }),
+	"POST /notifications/{id}/read": o => ({ id: o.notification }),
+	"PATCH /notifications/notifications/{id}/mark-read": o => ({ id: o.notification }),
+	// B has not opted in to public analysis: following, their graph and their history are not there.
+	"POST /social/follow/{user_id}": o => ({ user_id: o.user }),
+	"DELETE /social/follow/{user_id}": o => ({ user_id: o.user }),
+	"GET /graph/{user_id}": o => ({ user_id: o.user }),
+	"GET /history/{user_id}": o => ({ user_id: o.user }),
 	"GET /docs/assets/{file}": () => ({ file: "init.js" })
 };
 
-/** Routes whose path parameter is not an owned resource (public files): any answer but B's data. */
-const NOT_OWNED = new Set(["GET /docs/assets/{file}"]);
+/**
+ * Routes whose path parameter is not an owned resource: public files, and the erasure receipt
+ * (the account it belonged to is gone, so its unguessable id is the capability; it answers a
+ * status and timestamps, nothing personal).
+ */
+const NOT_OWNED = new Set(["GET /docs/assets/{file}", "GET /privacy/erasure/{id}"]);
 
 /** Routes that take one of B's ids in the body or query, with the params that name it. */
 const PARAM_IDS: Record<string, (o: Owned) => Record<string, unknown>> = {
@@ -63,7 +82,26 @@ const PARAM_IDS: Record<string, (o: Owned) => Record<string, unknown>> = {
 	"POST /analysis/analyze/hybrid": o => ({ media_id: o.media }),
 	"GET /media": o => ({ user_id: o.user }),
 	"POST /media/presign": o => ({ filename: "a.jpg", content_type: "image/jpeg", user_id: o.user }),
-	"POST /media": o => ({ key: o.storageKey, mime: "image/jpeg" })
+	"POST /media": o => ({ key: o.storageKey, mime: "image/jpeg" }),
+	"GET /graph/social-graph": o => ({ user_id: o.user }),
+	"GET /history/perception-history": o => ({ user_id: o.user }),
+	"GET /notifications/notifications": o => ({ user_id: o.user }),
+	"GET /notifications/notifications/unread": o => ({ user_id: o.user }),
+	"POST /analysis/notifications/generate": o => ({ user_id: o.user }),
+	"POST /analysis/search": o => ({ user_id: o.user, query_text: "confident" }),
+	"POST /analysis/compare": o => ({ media_id: o.media, comparison_type: "celebrity" }),
+	"POST /analysis/compare-media": o => ({ media_id_1: o.media, media_id_2: o.media2 }),
+	"GET /compare/vibe-comparison": o => ({ media_id_1: o.media, media_id_2: o.media2 }),
+	"POST /compare/vibe-comparison/async": o => ({ media_id_1: o.media, media_id_2: o.media2 }),
+	"POST /analysis/reverse-goal": o => ({ goal: "look more confident", user_id: o.user }),
+	"GET /analysis/reverse-analysis": o => ({ goal: "look more confident", user_id: o.user }),
+	"POST /analysis/reverse-analysis": o => ({ goal: "look more confident", user_id: o.user }),
+	"GET /analysis/vibe-analysis": o => ({ user_id: o.user }),
+	"POST /analysis/vibe-analysis": o => ({ user_id: o.user }),
+	"GET /improvement/fixit-suggestions": o => ({ media_id: o.media }),
+	// Admin routes: a plain user is refused whatever the id.
+	"GET /admin/flags": o => ({ user_id: o.user }),
+	"GET /admin/audit": o => ({ user_id: o.user })
 };
 
 /** Params whose name says they carry an id; a route taking one must be in PARAM_IDS. */
@@ -131,7 +169,28 @@ describe("OWASP API Security Top 10 (2023)", () => {
 		const job = await request("POST", "/analysis/analyze?async=true", { token: bob.token, body: { media_id: up.body.media_id, bio_text: "A different request, a new job." } });
 		expect(job.status).toBe(202);
 		const presigned = await request("POST", "/media/presign", { token: bob.token, body: { filename: "b.jpg", content_type: "image/jpeg" } });
-		owned = { media: up.body.media_id, analysis: analysed.body.analysis_id, job: job.body.job_id, user: bob.id, storageKey: presigned.body.key };
+		const up2 = await uploadForm(node.url, bob.token, await realPhoto());
+		const exported = await request("POST", "/privacy/export", { token: bob.token, body: {} });
+		expect(exported.status).toBe(202);
+		const key = await request("POST", "/auth/api-keys", { token: bob.token, body: { name: "ci", scopes: ["read"] } });
+		expect(key.status).toBeLessThan(300);
+		const notifications = await request("GET", "/notifications", { token: bob.token });
+		expect(notifications.body.items.length).toBeGreaterThan(0);
+		const carol = await account();
+		const erased = await request("DELETE", "/auth/me", { token: carol.token });
+		expect(erased.status).toBe(202);
+		owned = {
+			media: up.body.media_id,
+			media2: up2.body.media_id,
+			analysis: analysed.body.analysis_id,
+			job: job.body.job_id,
+			user: bob.id,
+			storageKey: presigned.body.key,
+			notification: notifications.body.items[0].id,
+			exportId: exported.body.export_id,
+			erasureId: erased.body.erasure_id,
+			apiKey: key.body.id
+		};
 		docs = (await request("GET", "/openapi.json")).body;
 	}, 120_000);
 

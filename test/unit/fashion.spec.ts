@@ -14,7 +14,8 @@ import {
 	rgbToLab,
 	type Rgb
 } from "../../agents/colors";
-import fashion, { FashionOutput, classifyStyle, fashionConfidence, findRegions, overallRating, type FashionDeps } from "../../agents/fashion";
+import fashion, { FashionOutput, classifyStyle, fashionColours, fashionConfidence, findRegions, overallRating, passColours, rasterFromRgb, type FashionDeps } from "../../agents/fashion";
+import { VisionResult as VisionResultSchema } from "../../agents/providers/vision/types";
 import { KEYPOINT_NAMES, type Keypoint, type VisionResult } from "../../agents/providers/vision/types";
 
 // ---- Synthetic pictures and hand-made vision passes ------------------------------------------
@@ -384,6 +385,83 @@ describe("fashion agent on synthetic images with known colours", () => {
 		expect(out.items.map(i => i.type)).toEqual(["top"]);
 		expect(out.warnings.join(" | ")).toMatch(/legs not visible.*several people.*blurry.*dark/);
 		expect(out.confidence).toBeLessThan(0.7);
+	});
+});
+
+// ---- Colours read by the vision worker --------------------------------------------------------
+
+/** The colours as the vision worker reads them for a pass: from an RGB raster of the analysed image. */
+async function workerColours(image: Buffer, v: VisionResult) {
+	const { data, info } = await sharp(image).removeAlpha().raw().toBuffer({ resolveWithObject: true });
+	return passColours(fashionColours(v, await rasterFromRgb(data, info.width, info.height, v.width)));
+}
+
+describe("fashion colours carried by the vision pass", () => {
+	const scenes: [string, Rect[], Partial<VisionResult>, string][] = [
+		["keypoints, red over navy", outfit("#ff0000", "#000080"), {}, "#ffffff"],
+		["a handbag and a face", outfit("#ffffff", "#000000", [{ x: 150, y: 200, w: 40, h: 40, color: "#8b4513" }, { x: 80, y: 20, w: 40, h: 50, color: "#c68642" }]), {
+			objects: [{ label: "person", score: 0.8, box: [55, 30, 90, 360] }, { label: "handbag", score: 0.55, box: [150, 200, 40, 40] }],
+			faces: [{ box: [80, 20, 40, 50], score: 0.9, landmarks: { left_eye: [108, 40], right_eye: [92, 40], nose_tip: [100, 50] }, head_pose: { yaw: 0, pitch: 0, roll: 0 }, emotions: {}, age: null, gender: null, gender_confidence: null, descriptor: null, real: null, live: null }]
+		}, "#9aa0a6"],
+		["person box only", outfit("#ff0000", "#000080"), { bodies: [], objects: [{ label: "person", score: 0.9, box: [60, 0, 80, 400] }] }, "#ffffff"],
+		["no person", outfit("#87ceeb", "#3a7d44"), { bodies: [], objects: [] }, "#ffffff"]
+	];
+
+	it.each(scenes)("%s: the same report from the pass's colours as from the image, without reading the image", async (_, rects, over, bg) => {
+		const image = await picture(rects, { bg });
+		const v = vision(over);
+		const colours = await workerColours(image, v);
+		// The colours travel inside the pass: its schema keeps them.
+		const pass = VisionResultSchema.parse({ ...v, colours });
+		expect(pass.colours).toEqual(colours);
+		const fromImage = deps(image);
+		const fromPass = deps(image);
+		const expected = await runAgent(fashion, input(v), fromImage);
+		const out = await runAgent(fashion, input(pass), fromPass);
+		expect(out).toEqual(expected);
+		expect(fromImage.calls.image).toBe(1);
+		expect(fromPass.calls.image).toBe(0);
+		expect(fromPass.calls.crops).toEqual(fromImage.calls.crops);
+	});
+
+	it("a pass changed after its colours were read (other regions, accessories or face) is read from the image again", async () => {
+		const image = await picture(outfit("#ff0000", "#000080"));
+		// Colours read for a pass that saw nobody, then a body added by hand.
+		const colours = await workerColours(image, vision({ bodies: [], objects: [] }));
+		const d = deps(image);
+		const out = await runAgent(fashion, input({ ...vision(), colours }), d);
+		expect(d.calls.image).toBe(1);
+		expect(out.items.map(i => [i.type, i.dominant_color])).toEqual([["top", "#ff0000"], ["bottom", "#000080"]]);
+		// A face added later changes what the skin contrast reads, too.
+		const withFace = vision({ faces: [{ box: [80, 20, 40, 50], score: 0.9, landmarks: { left_eye: [108, 40], right_eye: [92, 40], nose_tip: [100, 50] }, head_pose: { yaw: 0, pitch: 0, roll: 0 }, emotions: {}, age: null, gender: null, gender_confidence: null, descriptor: null, real: null, live: null }] });
+		const d2 = deps(image);
+		await runAgent(fashion, input({ ...withFace, colours: await workerColours(image, vision()) }), d2);
+		expect(d2.calls.image).toBe(1);
+	});
+
+	it("reads a large JPEG's colours from the worker's downscaled copy as the agent reads them from the file", async () => {
+		// A 1600 × 3200 photo: the worker's copy is the 640-px inference raster, the agent's the file itself.
+		const scale = (r: Rect): Rect => ({ x: r.x * 8, y: r.y * 8, w: r.w * 8, h: r.h * 8, color: r.color });
+		const image = await picture(outfit("#e62828", "#1560bd").map(scale), { format: "jpeg", width: W * 8, height: H * 8, bg: "#d0d0d0" });
+		const big = (o: Partial<VisionResult> = {}): VisionResult => {
+			const v = vision(o);
+			const k = (n: number) => n * 8;
+			return {
+				...v,
+				width: W * 8,
+				height: H * 8,
+				bodies: v.bodies.map(b => ({ ...b, box: b.box.map(k) as [number, number, number, number], keypoints: b.keypoints.map(p => ({ ...p, x: k(p.x), y: k(p.y) })) })),
+				objects: v.objects.map(o2 => ({ ...o2, box: o2.box.map(k) as [number, number, number, number] })),
+				quality: { ...v.quality, width: W * 8, height: H * 8 }
+			};
+		};
+		const v = big();
+		const inference = await sharp(image).resize({ width: 640, height: 640, fit: "inside" }).removeAlpha().raw().toBuffer({ resolveWithObject: true });
+		const colours = passColours(fashionColours(v, await rasterFromRgb(inference.data, inference.info.width, inference.info.height, v.width)));
+		const a = await runAgent(fashion, input(v), deps(image));
+		const b = await runAgent(fashion, input({ ...v, colours }), deps(image));
+		expect([b.style, b.harmony, b.items.map(i => [i.type, i.color_name]), b.palette.map(c => c.name)]).toEqual([a.style, a.harmony, a.items.map(i => [i.type, i.color_name]), a.palette.map(c => c.name)]);
+		for (const [i, it] of b.items.entries()) expect(deltaE2000(rgbToLab(parseHex(it.dominant_color)), rgbToLab(parseHex(a.items[i].dominant_color)))).toBeLessThan(2);
 	});
 });
 

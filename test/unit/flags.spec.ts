@@ -1,5 +1,6 @@
 import { ServiceBroker, type Context } from "moleculer";
 import { configure } from "../../lib/config";
+import { flagsText, replCommands } from "../../lib/repl-commands";
 import { FLAG_DEFAULTS, bucketOf, flagList, flagOn, flagsFor, flagsMiddleware, type Flags } from "../../lib/flags";
 
 const parse = (text?: string) => flagList.parse(text) as Flags;
@@ -76,5 +77,16 @@ describe("flags middleware", () => {
 		await expect(broker.call("feature.run", {}, { meta: { userId: inside } })).rejects.toMatchObject({ type: "FEATURE_DISABLED" });
 		flags = parse("enhanced_pipeline=on");
 		expect(await broker.call("feature.run", {}, { meta: { userId: outside } })).toBe("ran");
+	});
+});
+
+describe("lm-flags", () => {
+	it("prints every flag with its percentage, and whether it is on for a user", () => {
+		configure({ FLAGS: "social_graph=40%" });
+		expect(replCommands.some(c => c.command.startsWith("lm-flags"))).toBe(true);
+		expect(flagsText()).toMatch(/^social_graph +40 %$/m);
+		const on = flagOn(parse("social_graph=40%"), "social_graph", "u-7");
+		expect(flagsText("u-7")).toMatch(new RegExp(`^social_graph +40 % {2}${on ? "on" : "off"} for u-7$`, "m"));
+		configure({});
 	});
 });

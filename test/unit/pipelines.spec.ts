@@ -13,8 +13,10 @@ import { VibeInput } from "../../agents/vibe-analysis";
 import { CONSENT_DEFAULTS, resolveConsent, AnalyzeRequest } from "../../agents/workflow/consent";
 import { executeGraph } from "../../agents/workflow/execute";
 import { compileGraph, GraphError } from "../../agents/workflow/graph";
-import { AGGREGATOR_ACTION, estimatedMinor, pipelines, PIPELINES, PIPELINE_VERSIONS, stateFromCheckpoints } from "../../agents/workflow/pipelines";
-import { checkpointOutput, enhancedEnvelope, finalResponse, historyView, hybridEnvelope, reportText, versionsOf, type ReportInput } from "../../agents/workflow/report";
+import { AGGREGATOR_ACTION, estimatedMinor, pipelines, PIPELINES, PIPELINE_VERSIONS, SPECIALIZED_NODES, stateFromCheckpoints } from "../../agents/workflow/pipelines";
+import { HISTORY_LIMIT } from "../../agents/perception-history";
+import { GraphInput } from "../../agents/social-graph";
+import { checkpointOutput, enhancedEnvelope, finalResponse, historyView, hybridEnvelope, reportText, specializedOf, versionsOf, type ReportInput } from "../../agents/workflow/report";
 import type { VisionResult } from "../../agents/providers/vision/types";
 
 const T = { visionMs: 30_000, agentMs: 20_000 };
@@ -54,8 +56,17 @@ describe("pipelines", () => {
 	it("enhanced and hybrid add the specialized agents; core has none of them", () => {
 		const ids = (n: keyof typeof defs) => defs[n].nodes.map(x => x.id);
 		expect(ids("core")).not.toContain("fixit");
-		for (const n of ["enhanced", "hybrid"] as const) expect(ids(n)).toEqual(expect.arrayContaining(["social_perception", "fixit", "vibe_analysis"]));
-		expect(ids("enhanced")).not.toContain("perception_history");
+		for (const n of ["enhanced", "hybrid"] as const) {
+			expect(ids(n)).toEqual(expect.arrayContaining([...SPECIALIZED_NODES]));
+			expect(defs[n].nodes.filter(x => (SPECIALIZED_NODES as readonly string[]).includes(x.id)).every(x => !x.required)).toBe(true);
+			// The history's improvement tags feed fixit: the history runs first.
+			const g = compileGraph(defs[n]);
+			expect(g.order.indexOf("perception_history")).toBeLessThan(g.order.indexOf("fixit"));
+		}
+		expect(SPECIALIZED_NODES).toEqual(expect.arrayContaining(["perception_history", "social_graph"]));
+		expect(defs.enhanced.nodes.find(x => x.id === "social_graph")!.retries).toBe(0);
+		expect(ids("core")).not.toContain("perception_history");
+		expect([PIPELINE_VERSIONS.enhanced, PIPELINE_VERSIONS.hybrid]).toEqual(["enhanced@1.1.0", "hybrid@1.1.0"]);
 	});
 
 	it("a graph naming an agent this build does not ship is refused at compile time", () => {
@@ -91,6 +102,11 @@ describe("pipelines", () => {
 		state.social_perception = { social_score: 7, tags: ["approachable", "calm", "tidy"] };
 		expect(FixitInput.safeParse(node("fixit").input(state)).success).toBe(true);
 		expect(VibeInput.safeParse(node("vibe_analysis").input(state)).success).toBe(true);
+		expect(node("perception_history").input(state)).toEqual({ user_id: "u1", limit: HISTORY_LIMIT });
+		expect(GraphInput.safeParse(node("social_graph").input(state)).success).toBe(true);
+		expect((node("fixit").input(state) as { improved_areas: string[] }).improved_areas).toEqual([]);
+		state.perception_history = { improvement_tags: ["confident", "warm"], decline_tags: [] };
+		expect(FixitInput.parse(node("fixit").input(state)).improved_areas).toEqual(["confident", "warm"]);
 		// Without bio consent neither the embedder nor the vibe reading sees the bio.
 		const noBio = { ...state, consent: { ...CONSENT_DEFAULTS, bio_analysis: false } };
 		expect((node("embedder").input(noBio) as { bio_text?: string }).bio_text).toBeUndefined();
@@ -119,6 +135,36 @@ describe("pipelines", () => {
 		expect(run.nodes.fashion.status).toBe("failed");
 		expect(run.nodes.formatter.status).toBe("done");
 		expect(run.warnings).toEqual([expect.stringMatching(/^fashion could not be completed/)]);
+	});
+
+	it("enhanced with fakes: social_graph's 403 (not opted in) skips the node with its reason, a null section, never a failed run", async () => {
+		const g = compileGraph(defs.enhanced);
+		const history = { trend_summary: "Holding steady.", score_trend: [], improvement_tags: ["confident"], decline_tags: [], trend: "stable" };
+		let fixitInput: any;
+		const run = await executeGraph(
+			g,
+			{ media_id: "m", user_id: "u", analysis_id: "a", consent: CONSENT_DEFAULTS },
+			{
+				consented: () => true,
+				invoke: async (n, params) => {
+					if (n.id === "social_graph") throw Object.assign(new Error("The social graph is only for users who opted in to public analysis"), { type: "FORBIDDEN", code: 403, retryable: false });
+					if (n.id === "fixit") fixitInput = params;
+					if (n.id === "vision") return vision;
+					if (n.id === "perception_history") return history;
+					return { ok: n.id };
+				}
+			}
+		);
+		expect(run.failed).toBeNull();
+		expect(run.nodes.social_graph).toMatchObject({ status: "skipped", attempts: 1, reason: expect.stringMatching(/^not permitted: The social graph is only for users who opted in/) });
+		expect(run.warnings).toEqual([]);
+		expect(fixitInput.improved_areas).toEqual(["confident"]);
+		const specialized = specializedOf(run.state, run.nodes, [...SPECIALIZED_NODES]);
+		expect(specialized.social_graph).toEqual({ error: expect.stringMatching(/opted in/) });
+		const e = enhancedEnvelope({}, specialized, "u", "t") as any;
+		expect(e.specialized_analysis.perception_history).toEqual(history);
+		expect(e.specialized_analysis.social_graph).toBeNull();
+		expect((hybridEnvelope({}, specialized, "u", "t") as any).enhancements.social_graph).toEqual({ error: expect.stringMatching(/opted in/) });
 	});
 
 	it("estimates a minor from the subject's age only", () => {
@@ -201,18 +247,22 @@ describe("report shaping", () => {
 	});
 
 	it("keeps checkpoints small and records versions", () => {
-		expect(checkpointOutput("vision", vision)).toEqual({ output: { ref: "vision", content_hash: vision.content_hash, provider: "local", model_version: "human-3.3.6", biometric: false }, resumable: false });
+		expect(checkpointOutput("vision", vision)).toEqual({ output: { ref: "vision", content_hash: vision.content_hash, provider: "local", model_version: "human-3.3.6", biometric: false, width: 400, height: 600, inference_ms: 100 }, resumable: false });
 		expect(checkpointOutput("embedder", { vectors: { style: [1] }, dims: {}, versions: {}, warnings: [], version: "1" }).output).not.toHaveProperty("vectors");
 		expect(versionsOf({ model: "local-rules", prompt_version: "p1" }, "1.0.0", "core@1.0.0")).toEqual({ agent: "1.0.0", model: "local-rules", prompt: "p1", graph: "core@1.0.0" });
 	});
 
 	it("envelopes: failed parts are null (enhanced) or {error} (hybrid)", () => {
-		const spec = { fixit: { error: "boom" }, vibe_analysis: { vibe_score: 50 } };
+		const history = { trend_summary: "s", score_trend: [], improvement_tags: [], decline_tags: [] };
+		const spec = { fixit: { error: "boom" }, vibe_analysis: { vibe_score: 50 }, perception_history: history, social_graph: { error: "Opt in first" } };
 		const e = enhancedEnvelope({}, spec, "u", "t") as any;
-		expect(e.specialized_analysis).toEqual({ fixit_suggestions: null, vibe_analysis: { vibe_score: 50 }, perception_history: null, social_graph: null, social_perception: null });
+		expect(e.specialized_analysis).toEqual({ fixit_suggestions: null, vibe_analysis: { vibe_score: 50 }, perception_history: history, social_graph: null, social_perception: null });
 		const h = hybridEnvelope({}, spec, "u", "t") as any;
 		expect(h.enhancements.fixit_suggestions).toEqual({ error: "boom" });
+		expect(h.enhancements.perception_history).toEqual(history);
+		expect(h.enhancements.social_graph).toEqual({ error: "Opt in first" });
 		expect(h.social_analysis).toEqual({ error: "did not run" });
+		expect((hybridEnvelope({}, {}, "u", "t") as any).enhancements).toMatchObject({ perception_history: { error: "did not run" }, social_graph: { error: "did not run" } });
 	});
 
 	it("history: newest first, at most three insights each, the latest report", () => {

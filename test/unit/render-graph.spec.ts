@@ -53,7 +53,7 @@ describe("renderGraph", () => {
 		} finally {
 			log.mockRestore();
 		}
-		expect(out[0]).toMatch(/^pipeline hybrid \(version hybrid@1\.0\.0\)\n/);
+		expect(out[0]).toMatch(/^pipeline hybrid \(version hybrid@1\.1\.0\)\n/);
 		expect(out[0]).toContain("  social_perception -> vibe_analysis");
 		expect(out[1]).toBe('Unknown pipeline "nope"; one of: core, enhanced, hybrid');
 	});

@@ -1,6 +1,7 @@
 import fs from "node:fs";
 import path from "node:path";
 import sharp from "sharp";
+import { fashionColours, passColours, rasterFromRgb, warmColourReading } from "../../fashion";
 import { KEYPOINT_NAMES, type ImageQuality, type Keypoint, type VisionResult } from "./types";
 
 /**
@@ -170,6 +171,7 @@ export async function createHumanEngine(): Promise<HumanEngine> {
 	registerFileRouter(human.tf);
 	await human.load();
 	await human.warmup();
+	warmColourReading();
 	const configs = { true: humanConfig(true), false: humanConfig(false) };
 
 	return {
@@ -198,7 +200,7 @@ export async function createHumanEngine(): Promise<HumanEngine> {
 				tensor.dispose();
 			}
 			const quality = await imageQuality(data, info.width, info.height);
-			return {
+			const pass: Omit<VisionResult, "content_hash"> = {
 				width: full.w,
 				height: full.h,
 				faces: res.face.map(f => {
@@ -240,8 +242,17 @@ export async function createHumanEngine(): Promise<HumanEngine> {
 				biometric,
 				provider: "local",
 				model_version: `human-${HUMAN_VERSION}/tfjs-wasm`,
-				inference_ms: Date.now() - started
+				inference_ms: 0
 			};
+			// The fashion agent's pixel work, here on this thread's decoded copy rather than on the
+			// node's event loop. Without it the pass is still whole: the agent then reads the image itself.
+			try {
+				pass.colours = passColours(fashionColours(pass, await rasterFromRgb(data, info.width, info.height, full.w)));
+			} catch {
+				// no colours in this pass
+			}
+			pass.inference_ms = Date.now() - started;
+			return pass;
 		}
 	};
 }

@@ -63,6 +63,27 @@ export const ImageQuality = z.object({
 	too_bright: z.boolean()
 });
 
+/** A palette colour as the pass carries it: sRGB and its share (hex and Lab follow from the sRGB). */
+const Channel = z.number().int().min(0).max(255);
+export const PassColour = z.object({ rgb: z.tuple([Channel, Channel, Channel]), share: z.number().min(0).max(1) });
+const PassPalette = z.array(PassColour).max(16);
+
+/**
+ * The fashion agent's pixel reading of the pass (agents/fashion.ts fashionColours), done in the
+ * vision worker on its decoded copy of the image so no pixel work runs on the event loop.
+ * `key` names the regions, accessories and face it was read for: the agent uses these colours
+ * only when the pass it gets still gives the same ones. Absent from remote providers' passes.
+ */
+export const PassColours = z.object({
+	key: z.string().max(4000),
+	background: PassPalette,
+	torso: PassPalette,
+	legs: PassPalette,
+	accessories: z.array(PassPalette).max(100),
+	outfit: PassPalette,
+	with_skin: z.number().nullable()
+});
+
 /** The shared vision pass: one inference per image content hash, read by face, fashion and posture. */
 export const VisionResult = z.object({
 	content_hash: z.string(),
@@ -75,7 +96,8 @@ export const VisionResult = z.object({
 	biometric: z.boolean(),
 	provider: z.string(),
 	model_version: z.string(),
-	inference_ms: z.number()
+	inference_ms: z.number(),
+	colours: PassColours.optional()
 });
 
 export type VisionFace = z.infer<typeof VisionFace>;
@@ -83,3 +105,5 @@ export type VisionBody = z.infer<typeof VisionBody>;
 export type VisionObject = z.infer<typeof VisionObject>;
 export type ImageQuality = z.infer<typeof ImageQuality>;
 export type VisionResult = z.infer<typeof VisionResult>;
+export type PassColour = z.infer<typeof PassColour>;
+export type PassColours = z.infer<typeof PassColours>;
