@@ -3,7 +3,7 @@ import { config, type Config } from "./lib/config";
 import { ErasureAckMiddleware } from "./lib/privacy/erasure";
 import { captureError, flushErrorTracking, initErrorTracking } from "./lib/error-tracking";
 import { flagsMiddleware } from "./lib/flags";
-import { opsMetricsMiddleware } from "./lib/metrics";
+import { EXCLUDED_METRICS, opsMetricsMiddleware } from "./lib/metrics";
 import { redisOptions } from "./lib/redis";
 import { replCommands } from "./lib/repl-commands";
 import { RequestScopeMiddleware, requestLogFields } from "./lib/request-scope";
@@ -104,7 +104,7 @@ export function brokerOptions(c: Config = config()): BrokerOptions {
 			// Process metrics (memory, CPU) on every node, tests included (Moleculer turns them off under NODE_ENV=test).
 			collectProcessMetrics: true,
 			// Worker nodes have no gateway: Moleculer's Prometheus reporter serves their metrics on a port of their own.
-			reporter: b.metrics && b.metricsPort ? [{ type: "Prometheus", options: { port: b.metricsPort, path: "/metrics" } }] : undefined
+			reporter: b.metrics && b.metricsPort ? [{ type: "Prometheus", options: { port: b.metricsPort, path: "/metrics", excludes: EXCLUDED_METRICS } }] : undefined
 		},
 
 		// Spans per action call; exported to the logs when switched on.

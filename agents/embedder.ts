@@ -51,6 +51,11 @@ export type EmbedderOutput = z.infer<typeof EmbedderOutput>;
 export interface EmbedderDeps {
 	/** The analysed image (encoded bytes). */
 	image(): Promise<Buffer>;
+	/**
+	 * The media's content hash (what a vision pass of it carries as `content_hash`). Without it
+	 * the pass's style vector is never used: the agent reads the image.
+	 */
+	contentHash?(): Promise<string>;
 }
 
 /**
@@ -119,6 +124,28 @@ export async function styleVector(image: Buffer): Promise<number[]> {
 	return normalize([...grid, ...hist, ...global]).map(x => Number(x.toFixed(6)));
 }
 
+/**
+ * The pass's style vector (computed by the vision worker from the same image bytes, see
+ * providers/vision/human.ts) when it is this version's and the pass is of this media's content;
+ * null otherwise (a remote provider's pass, a cached pass from before, another image's pass).
+ */
+export function styleFromPass(v: VisionResult, contentHash: string | null | undefined): number[] | null {
+	const s = v.style;
+	if (!s || s.key !== STYLE_VECTOR_VERSION || !contentHash || v.content_hash !== contentHash) return null;
+	if (s.vector.length !== STYLE_DIM || !s.vector.every(Number.isFinite)) return null;
+	return [...s.vector];
+}
+
+/** Runs the style vector over a few synthetic images, so a fresh vision thread has it compiled before its first pass. */
+export async function warmStyleVector(rounds = 4): Promise<void> {
+	for (let i = 0; i < rounds; i++) {
+		const img = await sharp({ create: { width: 120, height: 90, channels: 3, background: { r: 40 * i, g: 120, b: 200 - 30 * i } } })
+			.png()
+			.toBuffer();
+		await styleVector(img);
+	}
+}
+
 /** The subject's face: the largest detected face (by area × score). */
 function subjectFace(v: VisionResult) {
 	return [...v.faces].sort((a, b) => b.box[2] * b.box[3] * b.score - a.box[2] * a.box[3] * a.score)[0] ?? null;
@@ -131,7 +158,8 @@ const embedder = defineAgent({
 	output: EmbedderOutput,
 	async run(input: EmbedderInput, deps: EmbedderDeps): Promise<EmbedderOutput> {
 		const warnings: string[] = [];
-		const style = await styleVector(await deps.image());
+		// From the pass when the vision worker computed it for this very image; else read the image.
+		const style = styleFromPass(input.vision, await deps.contentHash?.()) ?? (await styleVector(await deps.image()));
 
 		// The descriptor is biometric: without consent it never leaves this agent, even when
 		// the vision pass happens to carry one.

@@ -8,6 +8,9 @@ export const METRIC = {
 	EVENT_LOOP_LAG: "lifemirror.event.loop.lag.seconds"
 } as const;
 
+/** Never exported: the process's command line can carry paths and, worse, secrets passed as arguments. */
+export const EXCLUDED_METRICS = ["process.arguments"];
+
 /** Latency buckets of the HTTP histogram, in seconds. */
 const HTTP_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
 
@@ -27,14 +30,14 @@ interface StoredMetric {
  * announced with its `# TYPE` line, so dashboards and alerts can rely on its name.
  */
 export function prometheusRenderer(registry: MetricRegistry): () => string {
-	const reporter = new MetricReporters.Prometheus({});
+	const reporter = new MetricReporters.Prometheus({ excludes: EXCLUDED_METRICS });
 	// Base.init wires the registry; Prometheus.init would also start a server.
 	MetricReporters.Base.prototype.init.call(reporter, registry);
-	const r = reporter as unknown as { generatePrometheusResponse(): string; formatMetricName(n: string): string };
+	const r = reporter as unknown as { generatePrometheusResponse(): string; formatMetricName(n: string): string; matchMetricName(n: string): boolean };
 	return () => {
 		const empty: string[] = [];
 		(registry as unknown as { store: Map<string, StoredMetric> }).store.forEach(metric => {
-			if (metric.snapshot().length) return;
+			if (metric.snapshot().length || !r.matchMetricName(metric.name)) return;
 			const name = r.formatMetricName(metric.name).replace(/[.-]/g, "_");
 			empty.push(`# HELP ${name} ${metric.description ?? metric.name}`, `# TYPE ${name} ${metric.type}`, "");
 		});

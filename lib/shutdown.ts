@@ -11,12 +11,15 @@ import type { Middleware, ServiceBroker } from "moleculer";
  *    here and no call this node made is pending — running analyses finish here;
  * 2. hand back: past the grace period, `handingBack(broker)` turns true; the orchestrator starts no
  *    further graph node and ends each run with a retryable error, so the caller's job is retried on
- *    another worker, which resumes from the checkpoints. This waits (up to `timeoutMs` again) for
- *    the nodes still running to finish and their checkpoints to be written;
+ *    another worker, which resumes from the checkpoints. This waits (up to HANDBACK_WAIT_MS) for the
+ *    graph nodes and the short calls still running (a vision pass, an agent) to finish and their
+ *    checkpoints to be written: cutting those off would fail them for their callers;
  * 3. the services stop and the node leaves.
  */
 
 const draining = new WeakSet<ServiceBroker>();
+/** Phase 2's bound: single graph nodes and agent calls take seconds, not minutes. */
+export const HANDBACK_WAIT_MS = 15_000;
 
 /** True once this broker's grace period is over: long work should hand itself back now. */
 export function handingBack(broker: ServiceBroker): boolean {
@@ -51,7 +54,7 @@ export function gracefulShutdownMiddleware(timeoutMs: () => number): Middleware 
 			if (await idle(broker, grace)) return;
 			draining.add(broker);
 			broker.logger.warn(`shutting down: grace period over, handing back ${inFlight(broker)} running request(s)`);
-			if (!(await idle(broker, grace))) broker.logger.error(`shutting down: ${inFlight(broker)} request(s) still running, stopping anyway`);
+			if (!(await idle(broker, HANDBACK_WAIT_MS))) broker.logger.error(`shutting down: ${inFlight(broker)} request(s) still running, stopping anyway`);
 		}
 	} as unknown as Middleware;
 }

@@ -43,6 +43,13 @@ const CANCELLED_MESSAGE = "The analysis was cancelled";
 
 /** A cancelled analysis: not retried (a 4xx that is not retryable), never stored as completed. */
 const cancelledError = () => new ClientError("CONFLICT", CANCELLED_MESSAGE, { cancelled: true });
+/** A "no input: a, b" skip where one of the missing keys is a graph node's output (not the request's, like bio_text). */
+const skippedForNode = (graph: CompiledGraph, reason?: string) =>
+	Boolean(reason?.startsWith("no input:")) &&
+	reason!
+		.slice("no input:".length)
+		.split(",")
+		.some(key => graph.nodes.some(n => n.writes === key.trim()));
 /** This worker is shutting down past its grace period (lib/shutdown.ts): the caller retries elsewhere, resuming from the checkpoints. */
 const handedBackError = () => new RetryableError("SERVICE_UNAVAILABLE", "The worker is shutting down; the analysis resumes on another worker", { handed_back: true });
 
@@ -111,6 +118,8 @@ const OrchestratorService: ServiceSchema<Record<string, never>, Methods, Vars> =
 				const record = rec2 as NodeRecord;
 				// Done and skipped nodes are final; a failed one runs again, and a done one needs its output.
 				if (record.status === "failed" || (record.status === "done" && !cp)) continue;
+				// …except a node skipped for want of a node's output (that node failed in that run): it runs again, so does this one.
+				if (record.status === "skipped" && skippedForNode(graph, record.reason)) continue;
 				if (cp && (cp.output as { ref?: string })?.ref) continue; // a reference (the vision pass): see below
 				resume[id] = { record, output: cp?.output };
 				if (cp) versions[id] = cp.versions;

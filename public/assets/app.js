@@ -116,7 +116,7 @@ async function follow(jobId) {
 	try {
 		for await (const { event, data } of events(`/analysis/jobs/${encodeURIComponent(jobId)}/events`, abort.signal)) {
 			const where = data?.node ? `${data.node}: ${data.node_status ?? data.status}` : `job ${data?.status ?? event}`;
-			progress(data?.progress, data?.status ?? event, where, event);
+			progress(data?.progress, data?.node && event === "progress" ? "running" : (data?.status ?? event), where, event);
 			if (event === "completed" || event === "failed" || event === "cancelled") break;
 		}
 	} catch (err) {

@@ -12,9 +12,14 @@ const Ids = EmbedderInput.pick({ media_id: true, user_id: true });
 const EmbedderService: ServiceSchema = {
 	name: `agent.${embedder.name}`,
 	mixins: [
-		agentMixin(embedder, (ctx: Context): EmbedderDeps => {
+		agentMixin(embedder, async (ctx: Context): Promise<EmbedderDeps> => {
 			const { media_id, user_id } = Ids.parse(ctx.params);
+			// The pass usually carries the style vector, so the agent may read no media at all: the
+			// media must still be the user's (another user's answers 404, as every media read does),
+			// and its content hash tells whether the pass is of this media's image.
+			const media = await ctx.call<{ content_hash: string }, object>("media.get", { id: media_id }, { meta: { userId: user_id } });
 			return {
+				contentHash: async () => media.content_hash,
 				async image() {
 					const img = await ctx.call<{ data: Buffer }, object>("media.analysisImage", { id: media_id, user_id });
 					return Buffer.from(img.data);

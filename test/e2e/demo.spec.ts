@@ -140,6 +140,7 @@ describe("demo page (headless Chromium)", () => {
 		// Node-level progress came over the stream (the analysis takes seconds; the stream opens right after the 202).
 		const streamed = await page.$$eval("#progress-log li[data-event]", lis => lis.map(li => li.textContent ?? ""));
 		expect(streamed.some(line => /^[a-z_]+: (started|done|running)/.test(line))).toBe(true);
+		expect(streamed.at(-1)).toBe("job completed");
 
 		expect(await page.textContent("#notice")).toBe("");
 		expect(await page.textContent(".score[data-score=overall] .score-value")).toMatch(/^\d+(\.\d+)? \/ 10$/);
@@ -157,9 +158,16 @@ describe("demo page (headless Chromium)", () => {
 		await page.click(`.tabs [data-tab=${tabs[0]}]`);
 		await shot(page, "04-report");
 
-		await page.click("#nav [data-view=history]");
-		await page.waitForSelector("#view-history[data-state=ready]");
-		expect(await page.locator("#trend-chart svg.trend circle.point").count()).toBeGreaterThanOrEqual(1);
+		// History reads the photo's stored perception (a background job after the upload): look again until it is there.
+		await waitFor(
+			async () => {
+				await page.click("#nav [data-view=history]");
+				await page.waitForSelector("#view-history[data-state=ready]");
+				return (await page.locator("#trend-chart svg.trend circle.point").count()) >= 1;
+			},
+			30_000,
+			500
+		);
 		expect((await page.textContent("#trend-summary"))!.length).toBeGreaterThan(0);
 		await shot(page, "05-history");
 

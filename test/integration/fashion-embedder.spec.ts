@@ -1,7 +1,7 @@
 import path from "node:path";
 import sharp from "sharp";
 import { KEYPOINT_NAMES, type Keypoint, type VisionResult } from "../../agents/providers/vision/types";
-import type { EmbedderOutput } from "../../agents/embedder";
+import { STYLE_VECTOR_VERSION, styleVector, type EmbedderOutput } from "../../agents/embedder";
 import { STYLES, type FashionOutput } from "../../agents/fashion";
 import { HUMAN_DIR } from "../../agents/providers/vision/human";
 import { http, startNode, type Http, type TestNode } from "../helpers/node";
@@ -219,6 +219,29 @@ describe("fashion and embedder agents over a real broker", () => {
 		expect((await list(alice.id)).filter(e => e.media_id === media_id).map(e => e.kind)).toEqual(["style"]);
 		// The store refuses a face vector that comes without the consent statement.
 		await expect(call("embeddings.store", { user_id: alice.id, media_id, kind: "face", vector: vision.faces[0].descriptor })).rejects.toMatchObject({ type: "CONSENT_REQUIRED" });
+	});
+
+	it("the style vector comes with the pass, identical to reading the image; a pass without it gives the same vector", async () => {
+		for (const [bytes, type] of [
+			[await realPhoto(), "image/jpeg"],
+			[await twoColours(), "image/png"]
+		] as const) {
+			const media_id = await upload(alice, bytes, type);
+			const vision = await call<VisionResult>("vision.analyze", { media_id, user_id: alice.id });
+			const stored = (await call<{ data: Buffer }>("media.analysisImage", { id: media_id, user_id: alice.id })).data;
+			// Computed in the vision worker from the same bytes: exactly the main thread's vector.
+			expect(vision.style?.key).toBe(STYLE_VECTOR_VERSION);
+			expect(vision.style?.vector).toEqual(await styleVector(Buffer.from(stored)));
+			const params = { media_id, user_id: alice.id, consent: { biometric: false } };
+			const withStyle = await call<EmbedderOutput>("agent.embedder.run", { ...params, vision });
+			const { style: _, ...bare } = vision;
+			const without = await call<EmbedderOutput>("agent.embedder.run", { ...params, vision: bare });
+			// A pass of another image (its hash not this media's) is not trusted for the vector either.
+			const foreign = await call<EmbedderOutput>("agent.embedder.run", { ...params, vision: { ...vision, content_hash: "0".repeat(64), style: { key: STYLE_VECTOR_VERSION, vector: vision.style!.vector.map(() => 0.1) } } });
+			expect(withStyle.vectors.style).toEqual(vision.style!.vector);
+			expect(without).toEqual(withStyle);
+			expect(foreign.vectors.style).toEqual(withStyle.vectors.style);
+		}
 	});
 
 	it("with biometric consent the face descriptor is stored; withdrawing consent deletes it; nearest finds the photo", async () => {

@@ -160,7 +160,7 @@ describe("gateway", () => {
 
 	it.each<[string, string]>([
 		["GET", "/no/such/route"],
-		["GET", "/"],
+		["POST", "/"],
 		["GET", "/auth"],
 		["GET", "/auth/me/extra"],
 		["DELETE", "/auth/login"],

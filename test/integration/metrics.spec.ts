@@ -76,6 +76,12 @@ describe("dashboard and alert metrics", () => {
 		expect(missing).toEqual([]);
 	});
 
+	it("never exports the process's command line (it can carry paths and secrets)", async () => {
+		const text = (await http(node.url)("GET", "/metrics")).text as string;
+		expect(text).toMatch(/^process_memory_rss /m);
+		expect(text).not.toMatch(/process_arguments/);
+	});
+
 	it("counts HTTP requests per route pattern, not per raw URL", async () => {
 		const text = (await http(node.url)("GET", "/metrics")).text as string;
 		expect(text).toMatch(/lifemirror_http_requests_total\{method="POST",route="\/analysis\/analyze",status="200"\} 1/);

@@ -65,7 +65,8 @@ const PATH_IDS: Record<string, (o: Owned) => Record<string, string>> = {
 	"DELETE /social/follow/{user_id}": o => ({ user_id: o.user }),
 	"GET /graph/{user_id}": o => ({ user_id: o.user }),
 	"GET /history/{user_id}": o => ({ user_id: o.user }),
-	"GET /docs/assets/{file}": () => ({ file: "init.js" })
+	"GET /docs/assets/{file}": () => ({ file: "init.js" }),
+	"GET /redoc/assets/{file}": () => ({ file: "init.js" })
 };
 
 /**
@@ -73,7 +74,7 @@ const PATH_IDS: Record<string, (o: Owned) => Record<string, string>> = {
  * (the account it belonged to is gone, so its unguessable id is the capability; it answers a
  * status and timestamps, nothing personal).
  */
-const NOT_OWNED = new Set(["GET /docs/assets/{file}", "GET /privacy/erasure/{id}"]);
+const NOT_OWNED = new Set(["GET /docs/assets/{file}", "GET /redoc/assets/{file}", "GET /privacy/erasure/{id}"]);
 
 /** Routes that take one of B's ids in the body or query, with the params that name it. */
 const PARAM_IDS: Record<string, (o: Owned) => Record<string, unknown>> = {

@@ -1,4 +1,3 @@
-import { monitorEventLoopDelay } from "node:perf_hooks";
 import path from "node:path";
 import sharp from "sharp";
 import { HUMAN_DIR } from "../../agents/providers/vision/human";
@@ -22,10 +21,9 @@ describe("vision worker pool", () => {
 
 	it("completes 20 distinct images on 2 threads while the event loop stays free", async () => {
 		const images = await benchImages(20);
-		const lag = monitorEventLoopDelay({ resolution: 10 });
-		lag.enable();
+		const before = performance.eventLoopUtilization();
 		const results = await Promise.all(images.map(img => pool.analyze(img, { biometric: false })));
-		lag.disable();
+		const elu = performance.eventLoopUtilization(before);
 		expect(results).toHaveLength(20);
 		for (const r of results) {
 			expect(r.width).toBe(640);
@@ -33,9 +31,10 @@ describe("vision worker pool", () => {
 		}
 		// Crops of a collage of people: many, not all, contain a whole face.
 		expect(results.filter(r => r.faces.length > 0).length).toBeGreaterThanOrEqual(5);
-		// One inference is ~300–700 ms of CPU: had any run on this thread, the loop would have
-		// stalled that long. The bound is loose on purpose (2 noisy cores, both busy).
-		expect(lag.max / 1e6).toBeLessThan(250);
+		// Had inference (~300–700 ms of CPU each) run on this thread, its event loop would have been
+		// busy nearly all the time; with the pool it mostly waits. Utilisation, unlike lag, does not
+		// grow when the machine is loaded and this thread merely waits for a core.
+		expect(elu.utilization).toBeLessThan(0.5);
 	}, 120_000);
 
 	it("gives two similar photos in a row their own results (no frame cache)", async () => {
@@ -103,7 +102,9 @@ describe("vision service", () => {
 		}
 		await running;
 		times.sort((a, b) => a - b);
-		expect(times[Math.floor(times.length / 2)]).toBeLessThan(50);
+		// Inference on the gateway's thread would hold each answer for ~300–700 ms; the bound only
+		// separates that from a free loop (the machine's load decides the rest: latency is benchmarked).
+		expect(times[Math.floor(times.length / 2)]).toBeLessThan(250);
 	}, 90_000);
 
 	it("computes a pass once per content hash and consent level, then serves it from the cache", async () => {

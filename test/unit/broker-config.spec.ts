@@ -109,7 +109,7 @@ describe("brokerOptions: mapping of each knob", () => {
 		expect(opts({ METRICS: "true" }).metrics).toMatchObject({ enabled: true, collectProcessMetrics: true, reporter: undefined });
 		expect(opts({ METRICS: "false" }).metrics).toMatchObject({ enabled: false });
 		// A worker (no gateway) serves its metrics on METRICS_PORT with Moleculer's Prometheus reporter.
-		expect(opts({ METRICS_PORT: "3030" }).metrics).toMatchObject({ enabled: true, reporter: [{ type: "Prometheus", options: { port: 3030, path: "/metrics" } }] });
+		expect(opts({ METRICS_PORT: "3030" }).metrics).toMatchObject({ enabled: true, reporter: [{ type: "Prometheus", options: { port: 3030, path: "/metrics", excludes: ["process.arguments"] } }] });
 		expect(opts({ METRICS: "false", METRICS_PORT: "3030" }).metrics).toMatchObject({ reporter: undefined });
 		expect(opts({ TRACING: "true" }).tracing).toMatchObject({ enabled: true, exporter: [{ type: "Console" }] });
 		expect(opts({ TRACING: "false" }).tracing).toMatchObject({ enabled: false, exporter: undefined });

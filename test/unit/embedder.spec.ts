@@ -1,6 +1,6 @@
 import sharp from "sharp";
 import { runAgent } from "../../agents/agent";
-import embedder, { EmbedderOutput, STYLE_DIM, styleVector } from "../../agents/embedder";
+import embedder, { EmbedderOutput, STYLE_DIM, STYLE_VECTOR_VERSION, styleFromPass, styleVector } from "../../agents/embedder";
 import type { VisionFace, VisionResult } from "../../agents/providers/vision/types";
 import { TEXT_DIM, cosine, fnv1a, normalize, textVector, tokens } from "../../agents/vectors";
 
@@ -194,5 +194,39 @@ describe("embedder agent", () => {
 		expect(embedder.input.safeParse({ vision: vision(), media_id: "", user_id: "u", consent: { biometric: true } }).success).toBe(false);
 		expect(embedder.input.safeParse({ vision: vision(), media_id: "m", user_id: "u", consent: {} }).success).toBe(false);
 		expect(embedder.input.safeParse({ vision: vision(), media_id: "m", user_id: "u", bio_text: "x".repeat(5001), consent: { biometric: false } }).success).toBe(false);
+	});
+
+	it("uses the pass's style vector only when it is this version's and of this media's content; else reads the image", async () => {
+		const image = await split("#ff0000", "#000080");
+		const own = await styleVector(image);
+		// A different vector in the pass, so where the result came from shows.
+		const other = await styleVector(await split("#00a000", "#ffff00"));
+		const run = async (style: VisionResult["style"], contentHash?: string) => {
+			let reads = 0;
+			const out = await runAgent(
+				embedder,
+				{ vision: { ...vision(), style }, media_id: "m1", user_id: "u1", consent: { biometric: false } },
+				{
+					async image() {
+						reads++;
+						return image;
+					},
+					...(contentHash === undefined ? {} : { contentHash: async () => contentHash })
+				}
+			);
+			return { style: out.vectors.style, reads };
+		};
+		expect(await run({ key: STYLE_VECTOR_VERSION, vector: own }, "h")).toEqual({ style: own, reads: 0 });
+		expect(await run({ key: STYLE_VECTOR_VERSION, vector: other }, "h")).toEqual({ style: other, reads: 0 });
+		// Another version, another image's pass, no hash to check against, no vector, a malformed one: the image.
+		expect(await run({ key: "style-grid-lab-hue-v0", vector: other }, "h")).toEqual({ style: own, reads: 1 });
+		expect(await run({ key: STYLE_VECTOR_VERSION, vector: other }, "another-hash")).toEqual({ style: own, reads: 1 });
+		expect(await run({ key: STYLE_VECTOR_VERSION, vector: other })).toEqual({ style: own, reads: 1 });
+		expect(await run(undefined, "h")).toEqual({ style: own, reads: 1 });
+		expect(await run({ key: STYLE_VECTOR_VERSION, vector: other.slice(1) }, "h")).toEqual({ style: own, reads: 1 });
+		expect(styleFromPass({ ...vision(), style: { key: STYLE_VECTOR_VERSION, vector: [...other.slice(1), NaN] } }, "h")).toBeNull();
+		// The pass's vector is copied, not shared.
+		const pass = { ...vision(), style: { key: STYLE_VECTOR_VERSION, vector: own } };
+		expect(styleFromPass(pass, "h")).not.toBe(own);
 	});
 });

@@ -1,6 +1,7 @@
 import fs from "node:fs";
 import path from "node:path";
 import sharp from "sharp";
+import { STYLE_VECTOR_VERSION, styleVector, warmStyleVector } from "../../embedder";
 import { fashionColours, passColours, rasterFromRgb, warmColourReading } from "../../fashion";
 import { KEYPOINT_NAMES, type ImageQuality, type Keypoint, type VisionResult } from "./types";
 
@@ -172,6 +173,7 @@ export async function createHumanEngine(): Promise<HumanEngine> {
 	await human.load();
 	await human.warmup();
 	warmColourReading();
+	await warmStyleVector();
 	const configs = { true: humanConfig(true), false: humanConfig(false) };
 
 	return {
@@ -250,6 +252,12 @@ export async function createHumanEngine(): Promise<HumanEngine> {
 				pass.colours = passColours(fashionColours(pass, await rasterFromRgb(data, info.width, info.height, full.w)));
 			} catch {
 				// no colours in this pass
+			}
+			// The embedder's style vector, from the same encoded bytes it would read (identical result).
+			try {
+				pass.style = { key: STYLE_VECTOR_VERSION, vector: await styleVector(image) };
+			} catch {
+				// no style vector in this pass: the embedder reads the image itself
 			}
 			pass.inference_ms = Date.now() - started;
 			return pass;

@@ -84,6 +84,14 @@ export const PassColours = z.object({
 	with_skin: z.number().nullable()
 });
 
+/**
+ * The embedder's style vector of the image (agents/embedder.ts styleVector), computed in the
+ * vision worker from the same encoded bytes, so the embedder does not decode the image again.
+ * `key` is the style vector's version: the embedder uses the vector only when it is its own
+ * version and the pass's content_hash is the media's. Absent from remote providers' passes.
+ */
+export const PassStyle = z.object({ key: z.string().max(200), vector: z.array(z.number()).max(256) });
+
 /** The shared vision pass: one inference per image content hash, read by face, fashion and posture. */
 export const VisionResult = z.object({
 	content_hash: z.string(),
@@ -97,7 +105,8 @@ export const VisionResult = z.object({
 	provider: z.string(),
 	model_version: z.string(),
 	inference_ms: z.number(),
-	colours: PassColours.optional()
+	colours: PassColours.optional(),
+	style: PassStyle.optional()
 });
 
 export type VisionFace = z.infer<typeof VisionFace>;
@@ -107,3 +116,4 @@ export type ImageQuality = z.infer<typeof ImageQuality>;
 export type VisionResult = z.infer<typeof VisionResult>;
 export type PassColour = z.infer<typeof PassColour>;
 export type PassColours = z.infer<typeof PassColours>;
+export type PassStyle = z.infer<typeof PassStyle>;
