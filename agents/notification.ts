@@ -14,7 +14,12 @@ import { defineAgent } from "./agent";
  * per day (and never twice for the same post).
  */
 
-export const NOTIFICATION_TYPES = ["analysis_ready", "new_follower", "improvement_reminder", "percentile_update", "similar_user_activity", "weekly_summary"] as const;
+/** The kinds a user can switch off in their preferences. */
+export const PREFERENCE_TYPES = ["analysis_ready", "new_follower", "improvement_reminder", "percentile_update", "similar_user_activity", "weekly_summary"] as const;
+/** Notices the user cannot switch off: the retention policy's warning before an inactive account is erased. */
+export const MANDATORY_TYPES = ["account_inactive"] as const;
+export const NOTIFICATION_TYPES = [...PREFERENCE_TYPES, ...MANDATORY_TYPES] as const;
+type PreferenceType = (typeof PREFERENCE_TYPES)[number];
 export type NotificationType = (typeof NOTIFICATION_TYPES)[number];
 
 const DAY_MS = 24 * 3600_000;
@@ -29,13 +34,15 @@ const Id = z.string().min(1).max(64);
 const Iso = z.string().min(1).max(40);
 const Alias = z.string().max(100).nullish();
 
-export const Preferences = z.object(Object.fromEntries(NOTIFICATION_TYPES.map(t => [t, z.boolean()])) as Record<NotificationType, z.ZodBoolean>);
+export const Preferences = z.object(Object.fromEntries(PREFERENCE_TYPES.map(t => [t, z.boolean()])) as Record<PreferenceType, z.ZodBoolean>);
 export type Preferences = z.infer<typeof Preferences>;
-export const DEFAULT_PREFERENCES: Preferences = Object.fromEntries(NOTIFICATION_TYPES.map(t => [t, true])) as Preferences;
+export const DEFAULT_PREFERENCES: Preferences = Object.fromEntries(PREFERENCE_TYPES.map(t => [t, true])) as Preferences;
 
 const Trigger = z.discriminatedUnion("trigger", [
 	z.object({ trigger: z.literal("analysis_completed"), analysis_id: Id, media_id: Id.nullish(), overall_score: z.number().min(0).max(10).nullish() }),
 	z.object({ trigger: z.literal("followed"), follower_id: Id, follower_alias: Alias }),
+	/** Retention: the account has been inactive since `last_active_at` and will be erased on `erase_after` unless the user signs in. */
+	z.object({ trigger: z.literal("inactive"), last_active_at: Iso, erase_after: Iso }),
 	z.object({
 		trigger: z.literal("sweep"),
 		/** The newest upload, or null when there is none. */
@@ -114,6 +121,17 @@ function drafts(userId: string, e: Event, recent: Recent, now: Date): Notificati
 					message: "Your new analysis is ready. Have a look at what stands out and a few ideas you might like to try.",
 					metadata: { analysis_id: e.analysis_id, media_id: e.media_id ?? null, ...(typeof e.overall_score === "number" ? { overall_score: e.overall_score } : {}) },
 					dedupe_key: `analysis_ready:${e.analysis_id}`,
+					actor_id: null
+				}
+			];
+		case "inactive":
+			return [
+				{
+					type: "account_inactive",
+					title: "Your account will be deleted soon",
+					message: `You have not signed in since ${e.last_active_at.slice(0, 10)}. Under our retention policy your account and all its data will be deleted on ${e.erase_after.slice(0, 10)} unless you sign in before then.`,
+					metadata: { last_active_at: e.last_active_at, erase_after: e.erase_after },
+					dedupe_key: `account_inactive:${e.last_active_at}`,
 					actor_id: null
 				}
 			];
@@ -209,7 +227,7 @@ export const notification = defineAgent({
 	async run(input, deps: NotificationDeps) {
 		const now = deps.now();
 		const seen = new Set(input.recent.map(r => r.dedupe_key));
-		const notifications = drafts(input.user_id, input.event, input.recent, now).filter(d => input.preferences[d.type] && !seen.has(d.dedupe_key));
+		const notifications = drafts(input.user_id, input.event, input.recent, now).filter(d => ((MANDATORY_TYPES as readonly string[]).includes(d.type) || input.preferences[d.type as PreferenceType]) && !seen.has(d.dedupe_key));
 		return { notifications };
 	}
 });

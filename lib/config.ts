@@ -108,6 +108,13 @@ const EnvSchema = z.object({
 	METRICS_PORT: int(0, 0, 65535),
 	FLAGS: flagList,
 	SENTRY_DSN: z.url({ protocol: /^https?$/ }).optional(),
+
+	// Retention (0 = keep forever): enforced by the retention service's sweep.
+	RETENTION_ORIGINALS_DAYS: int(0, 0, 36_500),
+	RETENTION_ANALYSES_MONTHS: int(0, 0, 1200),
+	RETENTION_INACTIVE_MONTHS: int(0, 0, 1200),
+	RETENTION_NOTICE_DAYS: int(30, 1, 365),
+	RETENTION_SWEEP_S: int(24 * 3600, 0, 30 * 24 * 3600),
 	TRACING: bool(false),
 	LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace"]).default("info"),
 	LOG_FORMAT: z.enum(["json", "pretty"]).optional(),
@@ -306,6 +313,14 @@ function build(e: z.output<typeof EnvSchema>) {
 			}
 		},
 		rateLimits: { ...DEFAULT_RATE_LIMITS, ...e.RATE_LIMITS },
+		/** Retention limits (0 = keep forever) and how often the sweep runs (0 = never on its own). */
+		retention: {
+			originalsDays: e.RETENTION_ORIGINALS_DAYS,
+			analysesMonths: e.RETENTION_ANALYSES_MONTHS,
+			inactiveMonths: e.RETENTION_INACTIVE_MONTHS,
+			noticeDays: e.RETENTION_NOTICE_DAYS,
+			sweepS: e.RETENTION_SWEEP_S
+		},
 		/** Unexpected errors go to Sentry (or a compatible collector) when set (lib/error-tracking.ts). */
 		errorTracking: { dsn: e.SENTRY_DSN ?? null },
 		/** Feature flags with their rollout percentage (lib/flags.ts). */

@@ -96,6 +96,13 @@ export const replCommands: ReplCommand[] = [
 			console.log(flagsText(typeof id === "string" && id ? id : undefined));
 		}
 	},
+	{
+		command: "lm-retention",
+		description: "Run the retention sweep now (RETENTION_*): expire originals and analyses, send inactivity notices, erase accounts past their notice",
+		async action(broker: ServiceBroker) {
+			print(await broker.call("retention.sweep", {}));
+		}
+	},
 	roleCommand("lm-grant-admin", "Give an account the admin role (audited; effective at its next sign-in)", true),
 	roleCommand("lm-revoke-admin", "Take the admin role from an account (audited; its current access token keeps it until it expires)", false)
 ];

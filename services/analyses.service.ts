@@ -185,6 +185,20 @@ const AnalysesService: ServiceSchema<Record<string, never>, DbMethods & { owned(
 				if (ctx.params.status) query.status = ctx.params.status;
 				return { items: await this.dbFind<AnalysisDoc>({ query, sort: ["-created_at", "-_id"], limit: ctx.params.limit }) };
 			}
+		},
+
+		/** Internal (retention): deletes finished analyses created before `before`, with their checkpoints; `analysis.expired` for each. */
+		expire: {
+			visibility: "public",
+			input: z.object({ before: z.string().max(40), limit: z.number().int().min(1).max(10_000).default(1000) }),
+			async handler(ctx: Context<{ before: string; limit: number }>) {
+				const docs = await this.dbFind<AnalysisDoc>({ query: { created_at: { $lt: ctx.params.before }, status: { $in: ["completed", "failed", "cancelled"] } }, limit: ctx.params.limit });
+				for (const doc of docs) {
+					await this.dbRemove(doc._id);
+					ctx.emit("analysis.expired", { analysis_id: doc._id, user_id: doc.user_id, media_id: doc.media_id });
+				}
+				return { expired: docs.length };
+			}
 		}
 	},
 

@@ -133,6 +133,11 @@ const EmbeddingsService: ServiceSchema<Record<string, never>, DbMethods> = {
 			const p = MediaEvent.safeParse(ctx.params);
 			if (p.success) await this.dbRemoveMany(p.data.user_id ? { media_id: p.data.media_id, user_id: p.data.user_id } : { media_id: p.data.media_id });
 		},
+		/** Retention removed an old analysis: its vectors go with it. */
+		async "analysis.expired"(ctx: Context<unknown>) {
+			const p = z.object({ analysis_id: Id }).safeParse(ctx.params);
+			if (p.success) await this.dbRemoveMany({ analysis_id: p.data.analysis_id });
+		},
 		/** Withdrawing biometric consent deletes the stored face descriptors (SPEC §3, §5). */
 		async "consent.biometric_withdrawn"(ctx: Context<unknown>) {
 			const p = UserEvent.safeParse(ctx.params);

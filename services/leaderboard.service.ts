@@ -201,6 +201,12 @@ const LeaderboardService: ServiceSchema<Record<string, never>, Methods & DbMetho
 		"media.perceived"() {
 			this.schedule();
 		},
+		/** Retention removed an old analysis: its score leaves the boards. */
+		async "analysis.expired"(ctx: Context<{ analysis_id: string }>) {
+			if (typeof ctx.params?.analysis_id !== "string") return;
+			await this.dbRemove(ctx.params.analysis_id).catch(() => undefined);
+			this.schedule();
+		},
 		async "media.deleted"(ctx: Context<{ media_id: string }>) {
 			if (typeof ctx.params?.media_id !== "string") return;
 			await this.dbRemoveMany({ kind: "score", media_id: ctx.params.media_id });

@@ -147,7 +147,27 @@ const MediaService: ServiceSchema<Record<string, never>, Methods & DbMethods, Va
 			async handler(ctx: Context<{ id: string; user_id: string }>) {
 				const doc = await this.dbGet<MediaDoc>(ctx.params.id);
 				if (!doc || doc.user_id !== ctx.params.user_id) throw notFound("Media");
+				if (doc.original_deleted_at) throw new ClientError("NOT_FOUND", "The original of this media was deleted under the retention policy", { original_deleted_at: doc.original_deleted_at });
 				return { media_id: doc._id, content_hash: doc.content_hash, key: doc.analysis_key, data: await this.storage.get(doc.analysis_key) };
+			}
+		},
+
+		/**
+		 * Internal (retention): deletes the full-size files (original, analysis image, keyframes,
+		 * crops) of media created before `before`; the record, its thumbnail and its perception stay.
+		 */
+		expireOriginals: {
+			visibility: "public",
+			input: z.object({ before: z.string().max(40), limit: z.number().int().min(1).max(10_000).default(1000) }),
+			async handler(ctx: Context<{ before: string; limit: number }>) {
+				const docs = await this.dbFind<MediaDoc>({ query: { created_at: { $lt: ctx.params.before }, original_deleted_at: { $exists: false } }, limit: ctx.params.limit });
+				const at = new Date().toISOString();
+				for (const doc of docs) {
+					const keys = [doc.storage_key, doc.analysis_key, ...(doc.keyframes ?? []).map(k => k.key), ...(doc.crop_keys ?? [])];
+					for (const key of new Set(keys)) if (key !== doc.thumbnail_key) await this.storage.delete(key);
+					await this.dbUpdate(doc._id, { original_deleted_at: at, keyframes: [], crop_keys: [] });
+				}
+				return { expired: docs.length };
 			}
 		},
 

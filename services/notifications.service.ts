@@ -2,7 +2,7 @@ import { randomUUID } from "node:crypto";
 import Redis from "ioredis";
 import type { Context, ServiceSchema } from "moleculer";
 import { z } from "zod";
-import { DEFAULT_PREFERENCES, NOTIFICATION_TYPES, NotificationInput, notification, type NotificationDraft, type Preferences } from "../agents/notification";
+import { DEFAULT_PREFERENCES, NotificationInput, PREFERENCE_TYPES, notification, type NotificationDraft, type Preferences } from "../agents/notification";
 import { runAgent } from "../agents/agent";
 import { analysisMinor, type AnalysisFacts } from "../agents/public-feed";
 import type { GraphOutput } from "../agents/social-graph";
@@ -34,7 +34,7 @@ const ListInput = z.object({
 	limit: z.coerce.number().int().min(1).max(100).default(20)
 });
 const LegacyListInput = z.object({ user_id: z.string().max(64).optional(), limit: z.coerce.number().int().min(1).max(200).default(100) });
-const PrefsInput = z.object(Object.fromEntries(NOTIFICATION_TYPES.map(t => [t, z.boolean().optional()])) as Record<(typeof NOTIFICATION_TYPES)[number], z.ZodOptional<z.ZodBoolean>>);
+const PrefsInput = z.object(Object.fromEntries(PREFERENCE_TYPES.map(t => [t, z.boolean().optional()])) as Record<(typeof PREFERENCE_TYPES)[number], z.ZodOptional<z.ZodBoolean>>);
 
 export interface NotificationDoc {
 	_id: string;
@@ -229,6 +229,16 @@ const NotificationsService: ServiceSchema<Record<string, never>, Methods & DbMet
 			visibility: "public",
 			handler() {
 				return this.sweepAll();
+			}
+		},
+
+		/** Internal (retention): the notice that an inactive account will be erased; it cannot be switched off. */
+		notifyInactive: {
+			visibility: "public",
+			input: z.object({ user_id: z.string().min(1).max(64), last_active_at: z.string().max(40), erase_after: z.string().max(40) }),
+			async handler(ctx: Context<{ user_id: string; last_active_at: string; erase_after: string }>) {
+				const { user_id, last_active_at, erase_after } = ctx.params;
+				return { created: (await this.produce(user_id, { trigger: "inactive", last_active_at, erase_after })).length };
 			}
 		}
 	},

@@ -201,7 +201,7 @@ const OrchestratorService: ServiceSchema<Record<string, never>, Methods, Vars> =
 			const failed = run.failed!;
 			const err = errors.get(failed.node);
 			let out: Error;
-			if (err?.type === "NOT_FOUND") out = new ClientError("NOT_FOUND", "Media not found");
+			if (err?.type === "NOT_FOUND") out = new ClientError("NOT_FOUND", err.message || "Media not found");
 			else if (err?.type === "VALIDATION" || err?.code === 422 || /unsupported image|corrupt|decode|input buffer/i.test(err?.message ?? ""))
 				out = new ClientError("VALIDATION", "The image could not be read", { validation_errors: [{ field: "media_id", message: "the image could not be read" }] });
 			else out = new RetryableError("SERVICE_UNAVAILABLE", `The analysis could not run: ${failed.node} is unavailable`, { node: failed.node });

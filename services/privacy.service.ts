@@ -38,6 +38,7 @@ interface RequestDoc {
 
 interface Methods {
 	caller(ctx: Context<unknown, Meta>): string;
+	beginErasure(ctx: Context, userId: string, verify?: () => Promise<unknown>): Promise<string>;
 	participants(): Promise<string[]>;
 	maybeFinish(id: string): Promise<void>;
 	finalize(id: string): Promise<void>;
@@ -73,23 +74,19 @@ const PrivacyService: ServiceSchema<Record<string, never>, Methods & DbMethods, 
 			input: z.object({}),
 			async handler(ctx: Context<unknown, Meta & { $statusCode?: number }>) {
 				const userId = this.caller(ctx);
-				const subject = subjectHash(userId);
-				const open = await this.dbFindOne<RequestDoc>({ kind: "erasure", subject_hash: subject, status: "running" });
-				if (open) {
-					ctx.meta.$statusCode = 202;
-					return { erasure_id: open._id };
-				}
-				await ctx.call("users.me", {}, { meta: ctx.meta }); // 401 for an account already gone
-				const at = now();
-				const doc = await this.dbInsert<Omit<RequestDoc, "_id">>({
-					kind: "erasure", status: "running", user_id: userId, subject_hash: subject, participants: await this.participants(),
-					acks: {}, round: 1, sent_round: 1, attempts: 1, last_sent_at: at, created_at: at, completed_at: null
-				});
-				await ctx.call("users.deactivate", { id: userId });
-				await ctx.broadcast(USER_DEACTIVATED, { user_id: userId });
-				ctx.emit("user.erased", { user_id: userId, erasure_id: doc._id, round: 1 });
+				// 401 for an account already gone (unless its erasure is still running: that one is the answer).
+				const erasure_id = await this.beginErasure(ctx, userId, () => ctx.call("users.me", {}, { meta: ctx.meta }));
 				ctx.meta.$statusCode = 202;
-				return { erasure_id: doc._id };
+				return { erasure_id };
+			}
+		},
+
+		/** Internal (retention: an inactive account past its notice): the same erasure, started by the system. */
+		eraseUser: {
+			visibility: "public",
+			input: z.object({ user_id: z.string().min(1).max(64) }),
+			async handler(ctx: Context<{ user_id: string }>) {
+				return { erasure_id: await this.beginErasure(ctx, ctx.params.user_id) };
 			}
 		},
 
@@ -175,6 +172,23 @@ const PrivacyService: ServiceSchema<Record<string, never>, Methods & DbMethods, 
 	},
 
 	methods: {
+		/** Disables the account at once and sends `user.erased` everywhere; an erasure already running is the answer. */
+		async beginErasure(ctx: Context, userId: string, verify?: () => Promise<unknown>) {
+			const subject = subjectHash(userId);
+			const open = await this.dbFindOne<RequestDoc>({ kind: "erasure", subject_hash: subject, status: "running" });
+			if (open) return open._id;
+			await verify?.();
+			const at = now();
+			const doc = await this.dbInsert<Omit<RequestDoc, "_id">>({
+				kind: "erasure", status: "running", user_id: userId, subject_hash: subject, participants: await this.participants(),
+				acks: {}, round: 1, sent_round: 1, attempts: 1, last_sent_at: at, created_at: at, completed_at: null
+			});
+			await ctx.call("users.deactivate", { id: userId });
+			await ctx.broadcast(USER_DEACTIVATED, { user_id: userId });
+			ctx.emit("user.erased", { user_id: userId, erasure_id: doc._id, round: 1 });
+			return doc._id;
+		},
+
 		caller(ctx: Context<unknown, Meta>) {
 			if (!ctx.meta.userId) throw unauthorized();
 			return ctx.meta.userId;

@@ -244,6 +244,23 @@ const UsersService: ServiceSchema<Record<string, never>, Methods & DbMethods> = 
 			}
 		},
 
+		/**
+		 * Internal (retention): active accounts whose last sign-in (or sign-up, for one that never
+		 * signed in again) is before `before`; admins are never retired this way.
+		 */
+		inactiveSince: {
+			visibility: "public",
+			input: z.object({ before: z.string().max(40), limit: z.number().int().min(1).max(10_000).default(1000) }),
+			async handler(ctx: Context<{ before: string; limit: number }>) {
+				const { before, limit } = ctx.params;
+				const docs = await this.dbFind<UserDoc>({
+					query: { is_active: true, $or: [{ last_login: { $lt: before } }, { last_login: null, created_at: { $lt: before } }] },
+					limit
+				});
+				return docs.filter(u => !u.roles?.includes("admin")).map(u => ({ user_id: u._id, last_active_at: u.last_login ?? u.created_at }));
+			}
+		},
+
 		/** Internal (privacy export): the account as stored, without the password hash. */
 		exportUser: {
 			visibility: "public",

@@ -14,6 +14,8 @@ export interface MediaDoc extends Omit<Ingested, "files"> {
 	metadata: Record<string, unknown>;
 	/** Stored crops of faces, garments and bodies (deleted with the media). */
 	crop_keys?: string[];
+	/** When the retention policy deleted the full-size files (the thumbnail stays). */
+	original_deleted_at?: string;
 	created_at: string;
 }
 
@@ -22,7 +24,8 @@ export interface MediaView {
 	id: string;
 	user_id: string;
 	media_type: "image" | "video";
-	storage_url: string;
+	/** Null once the retention policy deleted the original. */
+	storage_url: string | null;
 	storage_key: string;
 	thumbnail_url: string;
 	keyframes: { url: string; time_s: number; width: number; height: number; sharpness: number; best: boolean }[];
@@ -41,7 +44,7 @@ export async function mediaView(doc: MediaDoc, url: (key: string) => Promise<str
 		id: doc._id,
 		user_id: doc.user_id,
 		media_type: doc.media_type,
-		storage_url: await url(doc.storage_key),
+		storage_url: doc.original_deleted_at ? null : await url(doc.storage_key),
 		storage_key: doc.storage_key,
 		thumbnail_url: await url(doc.thumbnail_key),
 		keyframes: await Promise.all(
@@ -61,6 +64,7 @@ export async function mediaView(doc: MediaDoc, url: (key: string) => Promise<str
 		duration_s: doc.duration_s ?? null,
 		content_hash: doc.content_hash,
 		metadata: doc.metadata ?? {},
-		created_at: doc.created_at
+		created_at: doc.created_at,
+		...(doc.original_deleted_at ? { original_deleted_at: doc.original_deleted_at } : {})
 	};
 }

@@ -123,6 +123,7 @@ describe("notification agent", () => {
 		const all = [
 			...(await run({ event: { trigger: "analysis_completed", analysis_id: "a1" } })),
 			...(await run({ event: { trigger: "followed", follower_id: "u2", follower_alias: "Ada" } })),
+			...(await run({ event: { trigger: "inactive", last_active_at: ago(400), erase_after: ago(-30) } })),
 			...(await run({ event: sweep({ last_upload_at: ago(30), week: { analyses: 1, uploads: 1, average_score: 3 }, percentile: { current: 10, previous: 40 }, similar_activity: [{ user_id: "u3", alias: "B", media_id: "m", created_at: ago(1) }] }) }))
 		];
 		expect(new Set(all.map(n => n.type))).toEqual(new Set(NOTIFICATION_TYPES));
@@ -130,6 +131,15 @@ describe("notification agent", () => {
 			expect(n.title.length).toBeGreaterThan(0);
 			expect(`${n.title} ${n.message}`).not.toMatch(/ugly|bad|poor|worse|lazy|fail|should have|disappoint/i);
 		}
+	});
+
+	it("sends the inactivity notice even to a user who switched every kind off, once per stretch", async () => {
+		const off = Object.fromEntries(Object.keys(DEFAULT_PREFERENCES).map(k => [k, false])) as typeof DEFAULT_PREFERENCES;
+		const event = { trigger: "inactive" as const, last_active_at: ago(400), erase_after: ago(-30) };
+		const [notice] = (await runAgent(notification, { user_id: "u1", preferences: off, event }, clock(NOW))).notifications;
+		expect(notice).toMatchObject({ type: "account_inactive", metadata: { erase_after: event.erase_after } });
+		const again = await runAgent(notification, { user_id: "u1", preferences: off, recent: [{ type: "account_inactive", created_at: ago(1), dedupe_key: notice.dedupe_key }], event }, clock(NOW));
+		expect(again.notifications).toEqual([]);
 	});
 
 	it("rejects malformed input (unknown trigger, oversized history)", async () => {
