@@ -5,7 +5,6 @@ import { Errors, type ActionSchema, type Context, type ServiceSchema } from "mol
 import ApiGateway, { type ApiSettingsSchema } from "moleculer-web";
 import { config, type Config } from "../lib/config";
 import type { Server } from "node:http";
-import { z } from "zod";
 import { apiKeyOf, scopeAllows } from "../lib/apikeys";
 import { hasRequiredRole } from "../lib/roles-guard";
 import { ClientError, forbidden, rateLimited, unauthorized, validation } from "../lib/errors";
@@ -20,9 +19,7 @@ import {
 	sendJson
 } from "../lib/http";
 import { captureError } from "../lib/error-tracking";
-import { PACKAGE_VERSION } from "../lib/version";
 import { prometheusRenderer, recordHttp, registerHttpMetrics } from "../lib/metrics";
-import { buildOpenApi, type ActionDoc } from "../lib/openapi";
 import { MemoryRateStore, RedisRateStore, type RateStore } from "../lib/rate-limit";
 import { runInRequest } from "../lib/request-scope";
 import { loadKeyRing, type KeyRing } from "../lib/tokens";
@@ -39,11 +36,11 @@ export const ALIASES: Record<string, string> = {
 	"GET /health": "api.health",
 	"GET /ready": "api.ready",
 	"GET /metrics": "api.metrics",
-	"GET /openapi.json": "api.openapi",
-	"GET /docs": "api.docs",
-	"GET /docs/assets/:file": "api.docsAsset",
-	"GET /redoc": "api.redoc",
-	"GET /redoc/assets/:file": "api.redocAsset",
+	"GET /openapi.json": "docs.openapi",
+	"GET /docs": "docs.docs",
+	"GET /docs/assets/:file": "docs.docsAsset",
+	"GET /redoc": "docs.redoc",
+	"GET /redoc/assets/:file": "docs.redocAsset",
 	"GET /admin/flags": "flags.list",
 
 	"POST /auth/register": "auth.register",
@@ -125,34 +122,6 @@ export const ALIASES: Record<string, string> = {
 	"GET /analysis/analysis/:media_id/history": "analysis.history",
 	"GET /analysis/:id": "analysis.get"
 };
-
-/** Swagger UI's files, served from the npm package (no CDN); the page's own script is ours (no inline script). */
-const SWAGGER_DIR = path.dirname(require.resolve("swagger-ui-dist/package.json"));
-const DOCS_ASSETS: Record<string, { file: string; type: string }> = {
-	"swagger-ui.css": { file: path.join(SWAGGER_DIR, "swagger-ui.css"), type: "text/css; charset=utf-8" },
-	"swagger-ui-bundle.js": { file: path.join(SWAGGER_DIR, "swagger-ui-bundle.js"), type: "text/javascript; charset=utf-8" },
-	"favicon-32x32.png": { file: path.join(SWAGGER_DIR, "favicon-32x32.png"), type: "image/png" },
-	"init.js": { file: "", type: "text/javascript; charset=utf-8" }
-};
-const DOCS_INIT = `window.ui = SwaggerUIBundle({ url: "/openapi.json", dom_id: "#swagger-ui", deepLinking: true });\n`;
-const DOCS_PAGE = `<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>LifeMirror API</title>
-<link rel="stylesheet" href="/docs/assets/swagger-ui.css"><link rel="icon" href="/docs/assets/favicon-32x32.png"></head>
-<body><div id="swagger-ui"></div><script src="/docs/assets/swagger-ui-bundle.js"></script><script src="/docs/assets/init.js"></script></body></html>
-`;
-
-/** ReDoc's standalone bundle (React and the rest inside it), served from the `redoc` npm package (no CDN); no inline script. */
-const REDOC_DIR = path.dirname(require.resolve("redoc/package.json"));
-const REDOC_ASSETS: Record<string, { file: string; type: string }> = {
-	"redoc.standalone.js": { file: path.join(REDOC_DIR, "bundles", "redoc.standalone.js"), type: "text/javascript; charset=utf-8" },
-	"init.js": { file: "", type: "text/javascript; charset=utf-8" }
-};
-const REDOC_INIT = `Redoc.init("/openapi.json", { hideDownloadButton: false }, document.getElementById("redoc"));\n`;
-const REDOC_PAGE = `<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><title>LifeMirror API (ReDoc)</title></head>
-<body><div id="redoc"></div><script src="/redoc/assets/redoc.standalone.js"></script><script src="/redoc/assets/init.js"></script></body></html>
-`;
-
 
 /**
  * The demo page (public/: index.html at `/`, its files under `/assets/`), served by moleculer-web's
@@ -318,62 +287,6 @@ const ApiService: ServiceSchema<ApiSettingsSchema, Methods, Vars> = {
 				const ready = Object.values(checks).every(Boolean);
 				if (!ready) ctx.meta.$statusCode = 503;
 				return { status: ready ? "ready" : "not_ready", checks };
-			}
-		},
-
-		/** GET /openapi.json — the OpenAPI 3.1 document of every route, from the actions' zod schemas (any node's). */
-		openapi: {
-			auth: "none",
-			summary: "The OpenAPI document of this API",
-			handler() {
-				const actions = new Map<string, ActionDoc>();
-				for (const item of this.broker.registry.getActionList({ skipInternal: true }) as { name: string; action?: ActionDoc }[])
-					if (item.action && !actions.has(item.name)) actions.set(item.name, item.action);
-				return buildOpenApi(ALIASES, actions, { title: "LifeMirror API", version: PACKAGE_VERSION, serverUrl: config().http.publicUrl || undefined });
-			}
-		},
-
-		/** GET /docs — Swagger UI over /openapi.json. */
-		docs: {
-			auth: "none",
-			summary: "Interactive API documentation (Swagger UI)",
-			handler(ctx: Context<unknown, { $responseType?: string }>) {
-				ctx.meta.$responseType = "text/html; charset=utf-8";
-				return DOCS_PAGE;
-			}
-		},
-
-		/** GET /docs/assets/:file — the few files the docs page loads. */
-		docsAsset: {
-			auth: "none",
-			input: z.object({ file: z.enum(Object.keys(DOCS_ASSETS) as [string, ...string[]]) }),
-			handler(ctx: Context<{ file: string }, { $responseType?: string; $responseHeaders?: Record<string, string> }>) {
-				const asset = DOCS_ASSETS[ctx.params.file];
-				ctx.meta.$responseType = asset.type;
-				ctx.meta.$responseHeaders = { "Cache-Control": "public, max-age=3600" };
-				return asset.file ? fs.createReadStream(asset.file) : DOCS_INIT;
-			}
-		},
-
-		/** GET /redoc — ReDoc over /openapi.json (a read-only reference; /docs is the interactive one). */
-		redoc: {
-			auth: "none",
-			summary: "API reference documentation (ReDoc)",
-			handler(ctx: Context<unknown, { $responseType?: string }>) {
-				ctx.meta.$responseType = "text/html; charset=utf-8";
-				return REDOC_PAGE;
-			}
-		},
-
-		/** GET /redoc/assets/:file — the ReDoc bundle and the page's init script, nothing else. */
-		redocAsset: {
-			auth: "none",
-			input: z.object({ file: z.enum(Object.keys(REDOC_ASSETS) as [string, ...string[]]) }),
-			handler(ctx: Context<{ file: string }, { $responseType?: string; $responseHeaders?: Record<string, string> }>) {
-				const asset = REDOC_ASSETS[ctx.params.file];
-				ctx.meta.$responseType = asset.type;
-				ctx.meta.$responseHeaders = { "Cache-Control": "public, max-age=3600" };
-				return asset.file ? fs.createReadStream(asset.file) : REDOC_INIT;
 			}
 		},
 
