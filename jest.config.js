@@ -26,5 +26,6 @@ module.exports = {
 	],
 	coverageProvider: "v8",
 	coverageReporters: ["text-summary", "text", "json-summary"],
-	coverageThreshold: { global: { lines: 80 } }
+	// The product's target since the orchestrator landed: 90 % of lines over all source.
+	coverageThreshold: { global: { lines: 90 } }
 };
