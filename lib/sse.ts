@@ -1,89 +1,116 @@
 import { createHmac, randomBytes } from "node:crypto";
 import { PassThrough } from "node:stream";
 import { ClientError } from "./errors";
-import { sseFrame } from "./jobs/sse";
 import { UrlSigner } from "./signing";
 
-export { sseFrame };
+/** One server-sent event (with an `id:` line when given). */
+export function sseFrame(event: string, data: unknown, id?: string): string {
+	return (id ? `id: ${id.replace(/[\r\n]/g, "")}\n` : "") + `event: ${event}\ndata: ${JSON.stringify(data)}\n\n`;
+}
 
 /** Response meta of an action that answers a server-sent-events stream through moleculer-web. */
 export const SSE_HEADERS = { "Cache-Control": "no-cache, no-transform", "X-Accel-Buffering": "no" } as const;
 export const SSE_CONTENT_TYPE = "text/event-stream; charset=utf-8";
 
+/** The ctx.meta fields moleculer-web reads an action's response type and headers from. */
+export interface EventStreamMeta {
+	$responseType?: string;
+	$responseHeaders?: Record<string, string>;
+}
+
+/** Makes an action's answer an event stream. */
+export function asEventStream(meta: EventStreamMeta): void {
+	meta.$responseType = SSE_CONTENT_TYPE;
+	meta.$responseHeaders = { ...SSE_HEADERS };
+}
+
 interface Channel {
-	key: string;
+	keys: string[];
 	stream: PassThrough;
 	opened: number;
+	forget(): void;
 }
 
 /**
- * Open server-sent-event streams of this node, by key (a user id): keep-alive comments, a
- * maximum lifetime (EventSource reconnects on its own), a cap of streams per key (the oldest is
- * closed), and forgetting a stream when the client goes away (the gateway destroys it).
- * Every node holds its own connections: cluster-wide delivery is a broadcast event that each
- * node's service hands to `send`.
+ * The open server-sent-event streams of this node, each under one or more keys (a user id; a job
+ * id and its analysis id): keep-alive comments, a maximum lifetime (EventSource reconnects on its
+ * own), a cap of streams per first key (the oldest is closed), and forgetting a stream when the
+ * client goes away (the gateway destroys it) or it is ended. Every node holds its own connections:
+ * cluster-wide delivery is a broadcast event that each node's service hands to `send`.
  */
 export class SseChannels {
 	private readonly byKey = new Map<string, Set<Channel>>();
 
-	constructor(
-		private readonly opts: { keepAliveMs?: number; maxLifetimeMs?: number; maxPerKey?: number } = {}
-	) {}
+	constructor(private readonly opts: { keepAliveMs?: number; maxLifetimeMs?: number; maxPerKey?: number } = {}) {}
 
-	open(key: string): PassThrough {
+	open(key: string | string[]): PassThrough {
 		const { keepAliveMs = 15_000, maxLifetimeMs = 30 * 60_000, maxPerKey = 5 } = this.opts;
-		const set = this.byKey.get(key) ?? new Set<Channel>();
-		this.byKey.set(key, set);
-		while (set.size >= maxPerKey) {
-			const oldest = [...set].sort((a, b) => a.opened - b.opened)[0];
-			set.delete(oldest);
+		const keys = [...new Set([key].flat())];
+		const first = this.byKey.get(keys[0]);
+		while (first && first.size >= maxPerKey) {
+			const oldest = [...first].sort((a, b) => a.opened - b.opened)[0];
+			oldest.forget();
 			oldest.stream.end();
 		}
-		const ch: Channel = { key, stream: new PassThrough(), opened: Date.now() };
-		set.add(ch);
-		const ping = setInterval(() => ch.stream.writableEnded || ch.stream.write(": keep-alive\n\n"), keepAliveMs);
-		const limit = setTimeout(() => ch.stream.end(), maxLifetimeMs);
+		const stream = new PassThrough();
+		const ping = setInterval(() => stream.writableEnded || stream.write(": keep-alive\n\n"), keepAliveMs);
+		const limit = setTimeout(() => stream.end(), maxLifetimeMs);
 		ping.unref();
 		limit.unref();
-		const forget = () => {
-			clearInterval(ping);
-			clearTimeout(limit);
-			const s = this.byKey.get(key);
-			if (!s) return;
-			s.delete(ch);
-			if (s.size === 0) this.byKey.delete(key);
+		const ch: Channel = {
+			keys,
+			stream,
+			opened: Date.now(),
+			forget: () => {
+				clearInterval(ping);
+				clearTimeout(limit);
+				for (const k of keys) {
+					const s = this.byKey.get(k);
+					s?.delete(ch);
+					if (s?.size === 0) this.byKey.delete(k);
+				}
+			}
 		};
-		ch.stream.once("close", forget);
-		ch.stream.once("finish", forget);
-		return ch.stream;
+		for (const k of keys) this.byKey.set(k, (this.byKey.get(k) ?? new Set<Channel>()).add(ch));
+		stream.once("close", ch.forget);
+		stream.once("finish", ch.forget);
+		return stream;
 	}
 
-	/** Writes one event (with an `id:` when given) to every open stream of `key`; answers how many got it. */
-	send(key: string, event: string, data: unknown, id?: string): number {
-		const frame = (id ? `id: ${id.replace(/[\r\n]/g, "")}\n` : "") + sseFrame(event, data);
+	/**
+	 * Writes one event to every open stream under `key`; `last` ends them after it (a job that
+	 * finished). Answers how many got it.
+	 */
+	send(key: string, event: string, data: unknown, opts: { id?: string; last?: boolean } = {}): number {
+		const frame = sseFrame(event, data, opts.id);
 		let sent = 0;
-		for (const ch of this.byKey.get(key) ?? []) {
+		for (const ch of [...(this.byKey.get(key) ?? [])]) {
 			if (ch.stream.writableEnded) continue;
 			ch.stream.write(frame);
 			sent++;
+			if (opts.last) {
+				ch.forget();
+				ch.stream.end();
+			}
 		}
 		return sent;
 	}
 
-	/** Ends every stream of `key` (an erased account). */
+	/** Ends every stream under `key` (an erased account). */
 	end(key: string): void {
-		for (const ch of this.byKey.get(key) ?? []) ch.stream.end();
+		for (const ch of [...(this.byKey.get(key) ?? [])]) ch.stream.end();
 	}
 
+	/** Open streams under `key`, or on this node. */
 	count(key?: string): number {
 		if (key !== undefined) return this.byKey.get(key)?.size ?? 0;
-		let n = 0;
-		for (const s of this.byKey.values()) n += s.size;
-		return n;
+		const all = new Set<Channel>();
+		for (const s of this.byKey.values()) for (const ch of s) all.add(ch);
+		return all.size;
 	}
 
 	close(): void {
-		for (const s of this.byKey.values()) for (const ch of s) ch.stream.end();
+		for (const s of [...this.byKey.values()]) for (const ch of [...s]) ch.stream.end();
 	}
 }
 

@@ -87,8 +87,8 @@ export const ALIASES: Record<string, string> = {
 	"POST /analysis/jobs/:id/cancel": "jobs.cancel",
 
 	"GET /notifications": "notifications.list",
-	"GET /notifications/stream": "notifications.stream",
-	"POST /notifications/stream-token": "notifications.streamToken",
+	"GET /notifications/stream": "notification_stream.stream",
+	"POST /notifications/stream-token": "notification_stream.streamToken",
 	"GET /notifications/preferences": "notifications.preferences",
 	"PUT /notifications/preferences": "notifications.setPreferences",
 	"POST /notifications/read-all": "notifications.readAll",

@@ -7,7 +7,7 @@ import { config } from "../lib/config";
 import { conflict, notFound, unauthorized } from "../lib/errors";
 import { JOB_KINDS, PermanentJobError, createQueue, type Job, type JobContext, type JobInfo, type JobKind, type JobQueue, type QueuedJob } from "../lib/jobs";
 import { perceptionOf, socialInputOf } from "../lib/jobs/ingest";
-import { SseHub, sseFrame } from "../lib/jobs/sse";
+import { SseChannels, asEventStream, sseFrame, type EventStreamMeta } from "../lib/sse";
 import type { Meta } from "../types/meta";
 
 const Id = z.string().min(1).max(64);
@@ -62,7 +62,8 @@ interface Running {
 
 interface Vars {
 	queues: Record<JobKind, JobQueue<QueuedJob>>;
-	hub: SseHub;
+	/** This node's progress streams, each under `job:<id>` and, for an analysis, `analysis:<id>`. */
+	streams: SseChannels;
 	running: Map<string, Running>;
 	/** The last progress event per analysis seen by this node, replayed when a stream connects. */
 	lastProgress: Map<string, Record<string, unknown>>;
@@ -75,8 +76,6 @@ interface Methods {
 	handle(data: QueuedJob, jc: JobContext): Promise<unknown>;
 	selected(p: OpsInput): JobQueue<QueuedJob>[];
 }
-
-type SseMeta = Meta & { $responseType?: string; $responseHeaders?: Record<string, string> };
 
 /**
  * Background jobs: async analyses and the post-ingest perception. Owns the queues (BullMQ on
@@ -135,12 +134,11 @@ const JobsService: ServiceSchema<Record<string, never>, Methods, Vars> = {
 		/** GET /analysis/jobs/:id/events — server-sent events: the last state, then node progress, then the end. */
 		events: {
 			input: z.object({ id: JobId }),
-			async handler(ctx: Context<{ id: string }, SseMeta>) {
+			async handler(ctx: Context<{ id: string }, Meta & EventStreamMeta>) {
 				const info = await this.ownedJob(ctx, ctx.params.id);
 				const analysisId = info.data.job.kind === "analysis" ? info.data.job.analysis_id : null;
-				ctx.meta.$responseType = "text/event-stream; charset=utf-8";
-				ctx.meta.$responseHeaders = { "Cache-Control": "no-cache, no-transform", "X-Accel-Buffering": "no" };
-				const stream = this.hub.open(info.id, analysisId);
+				asEventStream(ctx.meta);
+				const stream = this.streams.open(analysisId ? [`job:${info.id}`, `analysis:${analysisId}`] : `job:${info.id}`);
 				const last = analysisId ? this.lastProgress.get(analysisId) : undefined;
 				stream.write(sseFrame("progress", { ...jobView(info), ...(last ? { node: last.node, node_status: last.status } : {}) }));
 				// Read again now that the stream listens: a job that ended in between is not missed.
@@ -227,7 +225,7 @@ const JobsService: ServiceSchema<Record<string, never>, Methods, Vars> = {
 				this.lastProgress.set(p.analysis_id, event);
 				if (this.lastProgress.size > 1000) this.lastProgress.delete(this.lastProgress.keys().next().value!);
 				// Streams first and synchronously, so a client sees node events before the completion that follows them.
-				this.hub.send({ analysisId: p.analysis_id }, "progress", event);
+				this.streams.send(`analysis:${p.analysis_id}`, "progress", event);
 				if (run && progress !== undefined) await run.ctx.progress(progress);
 			}
 		},
@@ -235,20 +233,20 @@ const JobsService: ServiceSchema<Record<string, never>, Methods, Vars> = {
 		"analysis.completed": {
 			handler(ctx: Context<{ analysis_id: string; user_id: string; media_id?: string }>) {
 				this.lastProgress.delete(ctx.params.analysis_id);
-				this.hub.send({ analysisId: ctx.params.analysis_id }, "completed", { ...ctx.params, status: "completed", progress: 100 }, true);
+				this.streams.send(`analysis:${ctx.params.analysis_id}`, "completed", { ...ctx.params, status: "completed", progress: 100 }, { last: true });
 			}
 		},
 
 		/** Broadcast by the node whose worker finished or failed a job for good. */
 		"job.completed"(ctx: Context<{ job_id: string }>) {
-			this.hub.send({ jobId: ctx.params.job_id }, "completed", { ...ctx.params, status: "completed", progress: 100 }, true);
+			this.streams.send(`job:${ctx.params.job_id}`, "completed", { ...ctx.params, status: "completed", progress: 100 }, { last: true });
 		},
 		"job.failed"(ctx: Context<{ job_id: string; error: string }>) {
-			this.hub.send({ jobId: ctx.params.job_id }, "failed", { ...ctx.params, status: "failed" }, true);
+			this.streams.send(`job:${ctx.params.job_id}`, "failed", { ...ctx.params, status: "failed" }, { last: true });
 		},
 		"job.cancelled"(ctx: Context<{ job_id: string }>) {
 			this.queueOf(ctx.params.job_id).abortLocal(ctx.params.job_id);
-			this.hub.send({ jobId: ctx.params.job_id }, "cancelled", { job_id: ctx.params.job_id, status: "cancelled" }, true);
+			this.streams.send(`job:${ctx.params.job_id}`, "cancelled", { job_id: ctx.params.job_id, status: "cancelled" }, { last: true });
 		},
 
 		/** Erasure: every job of the user goes (queued, failed, finished); a running one is aborted where it runs, then removed. */
@@ -332,7 +330,8 @@ const JobsService: ServiceSchema<Record<string, never>, Methods, Vars> = {
 		const c = config();
 		const onError = (err: Error) => this.logger.error("job queue error:", err.message);
 		this.queues = Object.fromEntries(JOB_KINDS.map(k => [k, createQueue<QueuedJob>(k, c, onError)])) as Record<JobKind, JobQueue<QueuedJob>>;
-		this.hub = new SseHub();
+		// No cap per job: the owner may follow one job from several tabs.
+		this.streams = new SseChannels({ maxPerKey: Infinity });
 		this.running = new Map();
 		this.lastProgress = new Map();
 	},
@@ -366,7 +365,7 @@ const JobsService: ServiceSchema<Record<string, never>, Methods, Vars> = {
 
 	async stopped() {
 		if (this.depthTimer) clearInterval(this.depthTimer);
-		this.hub.close();
+		this.streams.close();
 		await Promise.all(Object.values(this.queues).map(q => q.close()));
 	}
 };

@@ -9,23 +9,19 @@ import type { GraphOutput } from "../agents/social-graph";
 import { config } from "../lib/config";
 import { forbidden, notFound, unauthorized, validation } from "../lib/errors";
 import { redisOptions } from "../lib/redis";
-import { loadSecret } from "../lib/signing";
-import { SSE_CONTENT_TYPE, SSE_HEADERS, SseChannels, StreamTokens, UsedNonces, invalidStreamToken, sseFrame } from "../lib/sse";
 import { dbMixin, type DbMethods } from "../mixins/db.mixin";
 import type { Meta } from "../types/meta";
 
 /**
  * Notifications: the store (one collection: notification records and one settings record per
- * user — preferences and the activity the sweep reads), the routes, the realtime push and the
- * periodic sweep. The rules live in the pure `notification` agent, run here in-process: its input
- * is this service's own dedupe history, and creating a notification must not wait on a worker.
- * Every instance holds the SSE streams of its gateway's clients; `notification.created` is
- * broadcast, so a notification made on any node reaches the owner's streams on every node.
+ * user — preferences and the activity the sweep reads), the routes and the periodic sweep. The
+ * rules live in the pure `notification` agent, run here in-process: its input is this service's
+ * own dedupe history, and creating a notification must not wait on a worker. Each new one is
+ * broadcast as `notification.created`; the realtime push is services/notification-stream.service.ts.
  */
 
 const Id = z.string().min(1).max(64);
 const DAY_MS = 24 * 3600_000;
-const STREAM_PATH = "/notifications/stream";
 const flag = z.preprocess(v => (v === "true" || v === "1" ? true : v === "false" || v === "0" || v === "" ? false : v), z.boolean());
 
 const ListInput = z.object({
@@ -91,10 +87,7 @@ interface Methods {
 }
 
 interface Vars {
-	streams: SseChannels;
-	tokens: StreamTokens;
-	usedNonces: UsedNonces;
-	/** Cluster mode: the sweep lock and the used stream tokens. */
+	/** Cluster mode: the sweep lock. */
 	redis: Redis | null;
 	timer: NodeJS.Timeout | null;
 	/** Sweeps this node ran (the cluster test counts them). */
@@ -195,32 +188,12 @@ const NotificationsService: ServiceSchema<Record<string, never>, Methods & DbMet
 			}
 		},
 
-		/** POST /notifications/stream-token — a short-lived, single-use token for `GET /notifications/stream?token=`. */
-		streamToken: {
-			input: z.object({}),
-			handler(ctx: Context<unknown, Meta>) {
-				return { ...this.tokens.issue(this.caller(ctx)), token_type: "stream", stream_url: `${config().http.publicUrl}${STREAM_PATH}` };
-			}
-		},
-
-		/** GET /notifications/stream — server-sent events: `ready`, then each new notification. Bearer, or `?token=`. */
-		stream: {
-			auth: "optional",
-			input: z.object({ token: z.string().max(512).optional() }),
-			async handler(ctx: Context<{ token?: string }, Meta & { $responseType?: string; $responseHeaders?: Record<string, string> }>) {
-				let userId = ctx.meta.userId;
-				if (!userId && ctx.params.token) {
-					const t = this.tokens.verify(ctx.params.token);
-					if (!(await this.usedNonces.consume(t.nonce, t.exp))) throw invalidStreamToken();
-					await ctx.call("users.principal", { id: t.sub });
-					userId = t.sub;
-				}
-				if (!userId) throw unauthorized();
-				ctx.meta.$responseType = SSE_CONTENT_TYPE;
-				ctx.meta.$responseHeaders = { ...SSE_HEADERS };
-				const stream = this.streams.open(userId);
-				stream.write(sseFrame("ready", { unread_count: await this.dbCount({ doc: "n", user_id: userId, is_read: false }) }));
-				return stream;
+		/** Internal (the stream's `ready` event): the user's unread count. */
+		unreadCount: {
+			visibility: "public",
+			input: z.object({ user_id: Id }),
+			handler(ctx: Context<{ user_id: string }>) {
+				return this.dbCount({ doc: "n", user_id: ctx.params.user_id, is_read: false });
 			}
 		},
 
@@ -279,17 +252,11 @@ const NotificationsService: ServiceSchema<Record<string, never>, Methods & DbMet
 			await this.dbUpdateMany({ doc: "n", type: "new_follower", actor_id: ctx.params.user_id }, { message: "Someone started following you.", "metadata.alias": null });
 		},
 
-		/** Broadcast: every node pushes to the streams it holds. */
-		"notification.created"(ctx: Context<{ user_id: string; notification: NotificationView }>) {
-			this.streams.send(ctx.params.user_id, "notification", ctx.params.notification, ctx.params.notification.id);
-		},
-
 		/** Erasure: the user's notifications and settings, and notifications about them (a follow, a post). */
 		async "user.erased"(ctx: Context<{ user_id: string }>) {
 			const id = ctx.params.user_id;
 			await this.dbRemoveMany({ user_id: id });
 			await this.dbRemoveMany({ actor_id: id });
-			this.streams.end(id);
 		}
 	},
 
@@ -477,11 +444,7 @@ const NotificationsService: ServiceSchema<Record<string, never>, Methods & DbMet
 	},
 
 	created() {
-		const c = config();
-		this.streams = new SseChannels();
-		this.tokens = new StreamTokens(loadSecret(c.storage.signingSecret, c.storage.secretFile), c.notifications.streamTokenTtlS, STREAM_PATH);
 		this.redis = null;
-		this.usedNonces = new UsedNonces(null, "");
 		this.timer = null;
 		this.sweepsRun = 0;
 		this.sweeping = false;
@@ -490,7 +453,6 @@ const NotificationsService: ServiceSchema<Record<string, never>, Methods & DbMet
 	started() {
 		const c = config();
 		if (c.redis.url && c.broker.transporter) this.redis = new Redis({ ...redisOptions(c.redis.url), lazyConnect: true, maxRetriesPerRequest: 2 });
-		this.usedNonces = new UsedNonces(this.redis, `${c.namespace}:notifications:st:`);
 		if (c.notifications.sweepS <= 0) return;
 		this.timer = setInterval(() => this.tick().catch(err => this.logger.warn(`notification sweep failed: ${(err as Error).message}`)), c.notifications.sweepS * 1000);
 		this.timer.unref();
@@ -499,7 +461,6 @@ const NotificationsService: ServiceSchema<Record<string, never>, Methods & DbMet
 	async stopped() {
 		if (this.timer) clearInterval(this.timer);
 		this.timer = null;
-		this.streams.close();
 		// A lazy client that never connected is simply dropped (quit would connect first).
 		if (this.redis?.status === "wait") this.redis.disconnect();
 		else if (this.redis) await this.redis.quit().catch(() => undefined);

@@ -39,7 +39,7 @@ async function gateways(sweepS: string, handledOn: string[] = []) {
 	const namespace = uniqueNamespace("lmt-notif");
 	namespaces.push(namespace);
 	const env = clusterEnv(namespace, { DATA_DIR: tempDir(), LOG_LEVEL: "error", NOTIFICATION_SWEEP_S: sweepS, RATE_LIMITS: "auth=1000/60" });
-	const services = ["api", "users", "auth", "notifications"];
+	const services = ["api", "users", "auth", "notifications", "notification-stream"];
 	const a = await startNode({ services, env, broker: { nodeID: "gw-a", middlewares: countingEvents(handledOn) } });
 	nodes.push(a);
 	const b = await startNode({ services, env, broker: { nodeID: "gw-b", middlewares: countingEvents(handledOn) } });

@@ -26,7 +26,7 @@ async function analysisReady(u: User, analysisId = `an-${randomUUID()}`) {
 }
 
 beforeAll(async () => {
-	node = await startNode({ services: ["api", "users", "auth", "analyses", "notifications", "agents/notification"], env: { NOTIFICATION_SWEEP_S: "0", NOTIFICATION_STREAM_TOKEN_TTL_S: "5", RATE_LIMITS: "auth=1000/60" } });
+	node = await startNode({ services: ["api", "users", "auth", "analyses", "notifications", "notification-stream", "agents/notification"], env: { NOTIFICATION_SWEEP_S: "0", NOTIFICATION_STREAM_TOKEN_TTL_S: "5", RATE_LIMITS: "auth=1000/60" } });
 	request = http(node.url);
 });
 afterAll(() => node.stop());
@@ -341,8 +341,10 @@ describe("GET /notifications/stream", () => {
 		const sse = await openSse(`${node.url}/notifications/stream`, alice.access_token);
 		try {
 			expect((await sse.next())?.event).toBe("ready");
-			await node.broker.emit("user.erased", { user_id: alice.id, erasure_id: "e1" });
+			// As the privacy service does: the broadcast that disables the account (every node's streams end), then the erasure.
+			await node.broker.broadcast("user.deactivated", { user_id: alice.id });
 			expect(await sse.next()).toBeNull();
+			await node.broker.emit("user.erased", { user_id: alice.id, erasure_id: "e1" });
 		} finally {
 			sse.close();
 		}

@@ -192,7 +192,7 @@ describe("SseChannels", () => {
 		const other = ch.open("u2");
 		const got: string[] = [];
 		b.on("data", (c: Buffer) => got.push(c.toString()));
-		expect(ch.send("u1", "notification", { x: 1 }, "id-1")).toBe(2);
+		expect(ch.send("u1", "notification", { x: 1 }, { id: "id-1" })).toBe(2);
 		expect(got.join("")).toBe('id: id-1\nevent: notification\ndata: {"x":1}\n\n');
 		ch.open("u1"); // a third: the oldest (a) is closed
 		expect(a.writableEnded).toBe(true);
@@ -204,5 +204,38 @@ describe("SseChannels", () => {
 		await new Promise(r => setImmediate(r));
 		expect(ch.send("u1", "notification", {})).toBe(0);
 		ch.close();
+	});
+
+	it("reaches a stream under any of its keys; a last event ends it under all of them (a job's stream)", async () => {
+		const ch = new SseChannels({ maxPerKey: Infinity });
+		const job = ch.open(["job:j1", "analysis:a1"]);
+		const other = ch.open("job:j2");
+		const got: string[] = [];
+		job.on("data", (c: Buffer) => got.push(c.toString()));
+		expect(ch.send("analysis:a1", "progress", { node: "face" })).toBe(1);
+		expect(ch.send("job:j1", "completed", { status: "completed" }, { last: true })).toBe(1);
+		expect(job.writableEnded).toBe(true);
+		expect(ch.count("analysis:a1")).toBe(0);
+		expect(ch.send("analysis:a1", "progress", {})).toBe(0);
+		await new Promise(r => setImmediate(r));
+		expect(got.join("")).toBe('event: progress\ndata: {"node":"face"}\n\nevent: completed\ndata: {"status":"completed"}\n\n');
+		expect(ch.count()).toBe(1);
+		expect(other.writableEnded).toBe(false);
+		ch.close();
+		expect(other.writableEnded).toBe(true);
+	});
+
+	it("writes keep-alive comments and ends a stream at its maximum lifetime", () => {
+		jest.useFakeTimers();
+		try {
+			const ch = new SseChannels({ keepAliveMs: 1000, maxLifetimeMs: 2500 });
+			const s = ch.open("u1");
+			jest.advanceTimersByTime(2100);
+			expect(String(s.read())).toBe(": keep-alive\n\n: keep-alive\n\n");
+			jest.advanceTimersByTime(500);
+			expect(s.writableEnded).toBe(true);
+		} finally {
+			jest.useRealTimers();
+		}
 	});
 });
