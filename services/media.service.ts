@@ -330,8 +330,8 @@ const MediaService: ServiceSchema<Record<string, never>, Methods & DbMethods, Va
 };
 
 /** How long a decoded image stays for further crops after its last use, and how much of them is kept. */
-const CROP_SOURCE_TTL_MS = 10_000;
-const CROP_SOURCE_MAX_BYTES = 64 * 1024 * 1024;
+const CROP_SOURCE_TTL_MS = 3_000;
+const CROP_SOURCE_MAX_BYTES = 32 * 1024 * 1024;
 
 interface Decoded {
 	data: Buffer;
