@@ -1,6 +1,6 @@
 import type { Readable } from "node:stream";
 import type { Context, ServiceSchema } from "moleculer";
-import sharp, { type Sharp } from "sharp";
+import sharp from "sharp";
 import { z } from "zod";
 import { config } from "../lib/config";
 import { ClientError, forbidden, notFound, unauthorized } from "../lib/errors";
@@ -49,8 +49,6 @@ interface Methods {
 
 interface Vars {
 	storage: Storage;
-	/** Decoded images for media.crop, created on the first crop. */
-	cropSources?: CropSources;
 }
 
 /** Media: uploads (multipart, presigned), image hygiene, video keyframes, signed reads. */
@@ -247,10 +245,7 @@ const MediaService: ServiceSchema<Record<string, never>, Methods & DbMethods, Va
 				if (!region) return { url: null, key: null };
 				const key = `${doc.analysis_key.replace(/\.[a-z0-9]+$/, "")}.crop-${ctx.params.kind}-${region.join("-")}.jpg`;
 				if (!(doc.crop_keys ?? []).includes(key)) {
-					// The crops of one analysis (face, body, garments: three agents at the same moment)
-					// share one decoded copy of the stored image (CropSources below).
-					this.cropSources ??= new CropSources(key => this.storage.get(key));
-					const data = await (await this.cropSources.source(doc.analysis_key))
+					const data = await sharp(await this.storage.get(doc.analysis_key))
 						.extract({ left: region[0], top: region[1], width: region[2], height: region[3] })
 						.jpeg({ quality: 85 })
 						.toBuffer();
@@ -314,7 +309,6 @@ const MediaService: ServiceSchema<Record<string, never>, Methods & DbMethods, Va
 		},
 
 		async removeFiles(doc: MediaDoc) {
-			this.cropSources?.forget(doc.analysis_key);
 			const keys = [doc.storage_key, doc.thumbnail_key, ...(doc.keyframes ?? []).map(k => k.key), ...(doc.crop_keys ?? [])];
 			// Crops stored at the same moment (face and posture agents in parallel) race on `crop_keys`
 			// and one can be missing from it: also sweep every file named after this media.
@@ -328,85 +322,6 @@ const MediaService: ServiceSchema<Record<string, never>, Methods & DbMethods, Va
 		this.storage = createStorage(config()).storage;
 	}
 };
-
-/** How long a decoded image stays for further crops after its last use, and how much of them is kept. */
-const CROP_SOURCE_TTL_MS = 3_000;
-const CROP_SOURCE_MAX_BYTES = 32 * 1024 * 1024;
-
-interface Decoded {
-	data: Buffer;
-	raw: { width: number; height: number; channels: 1 | 2 | 3 | 4 };
-}
-
-/**
- * The stored images media.crop cuts from, decoded once for the crops asked within a few seconds
- * of each other (an analysis's face, body and garment crops) rather than once per crop. A crop
- * of the decoded pixels is the crop of the image (same decoder, same pixels, same JPEG encoder):
- * the files are byte-identical. Bounded in bytes; an image larger than the bound is decoded per
- * crop as before. Deleting a media forgets its pixels at once.
- */
-export class CropSources {
-	private entries = new Map<string, { at: number; bytes: number; value: Promise<Decoded> }>();
-	private timer: NodeJS.Timeout | null = null;
-	/** Decodes done (for tests and metrics). */
-	decodes = 0;
-
-	constructor(private read: (key: string) => Promise<Buffer>) {}
-
-	/** A sharp pipeline over the image stored at `key`, to extract and encode a crop from. */
-	async source(key: string): Promise<Sharp> {
-		const now = Date.now();
-		let e = this.entries.get(key);
-		if (!e) {
-			const value = this.decode(key);
-			e = { at: now, bytes: 0, value };
-			this.entries.set(key, e);
-			const entry = e;
-			value.then(
-				d => {
-					entry.bytes = d.data.length;
-					this.trim();
-				},
-				() => this.entries.get(key) === entry && this.entries.delete(key)
-			);
-		} else e.at = now;
-		this.purge(now);
-		const d = await e.value;
-		return sharp(d.data, { raw: d.raw });
-	}
-
-	forget(key: string): void {
-		this.entries.delete(key);
-	}
-
-	private purge(now = Date.now()): void {
-		for (const [k, e] of this.entries) if (now - e.at > CROP_SOURCE_TTL_MS) this.entries.delete(k);
-		// Nothing is held for long once the crops stop coming: a timer empties what is left.
-		if (this.entries.size && !this.timer)
-			this.timer = setTimeout(() => {
-				this.timer = null;
-				this.purge();
-			}, CROP_SOURCE_TTL_MS + 100).unref();
-	}
-
-	private async decode(key: string): Promise<Decoded> {
-		this.decodes++;
-		const { data, info } = await sharp(await this.read(key)).raw().toBuffer({ resolveWithObject: true });
-		return { data, raw: { width: info.width, height: info.height, channels: info.channels } };
-	}
-
-	/** Oldest first out until the decoded bytes fit (an image alone over the bound is not kept). */
-	private trim(): void {
-		let total = 0;
-		for (const e of this.entries.values()) total += e.bytes;
-		for (const [k, e] of [...this.entries].sort((a, b) => a[1].at - b[1].at)) {
-			if (total <= CROP_SOURCE_MAX_BYTES) break;
-			if (!e.bytes) continue; // still decoding
-			this.entries.delete(k);
-			total -= e.bytes;
-		}
-	}
-}
 
 /** A box [x, y, w, h] clipped to the image, in whole pixels; null when nothing is left. */
 export function clampBox(box: [number, number, number, number], width: number, height: number): [number, number, number, number] | null {
