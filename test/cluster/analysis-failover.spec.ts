@@ -162,7 +162,7 @@ it("gateway + two worker processes: 20 async analyses survive a SIGKILLed worker
 				const st = await Promise.all(out.map(m => request("GET", `/media/media/${m.media_id}/perception`, { token: m.token })));
 				return st.every(r => r.status === 200);
 			},
-			90_000,
+			180_000,
 			250
 		);
 		return out;
