@@ -99,7 +99,7 @@ const EnvSchema = z.object({
 	CB_HALF_OPEN_MS: int(10_000, 100),
 	BULKHEAD: bool(true),
 	BULKHEAD_CONCURRENCY: int(32, 1),
-	BULKHEAD_MAX_QUEUE: int(500, 0),
+	BULKHEAD_MAX_QUEUE: int(5000, 0),
 	LB_STRATEGY: z.enum(["RoundRobin", "Random", "CpuUsage", "Latency", "Shard"]).default("RoundRobin"),
 	HEARTBEAT_INTERVAL_S: int(5, 1),
 	HEARTBEAT_TIMEOUT_S: int(15, 2),

@@ -254,7 +254,9 @@ const ApiService: ServiceSchema<ApiSettingsSchema, Methods, Vars> = {
 	actions: {
 		// moleculer-web's request handler must never be retried as a whole: the calls it makes
 		// carry their own retry policy, and a replayed POST (register, refresh) is not idempotent.
-		rest: { retryPolicy: { enabled: false } },
+		// Nor bulkheaded: open connections already bound it, and shedding here would turn a burst of
+		// reads into 503s before the actions behind it (which keep their own bulkheads) are even busy.
+		rest: { retryPolicy: { enabled: false }, bulkhead: { enabled: false } },
 
 		/** GET /health — liveness: the process answers. */
 		health: { auth: "none", handler: () => ({ status: "ok" }) },

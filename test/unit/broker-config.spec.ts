@@ -34,7 +34,7 @@ describe("brokerOptions: embedded defaults", () => {
 		expect(o.requestTimeout).toBe(30_000);
 		expect(o.heartbeatInterval).toBe(5);
 		expect(o.heartbeatTimeout).toBe(15);
-		expect(o.bulkhead).toEqual({ enabled: true, concurrency: 32, maxQueueSize: 500 });
+		expect(o.bulkhead).toEqual({ enabled: true, concurrency: 32, maxQueueSize: 5000 });
 		expect(o.registry).toMatchObject({ strategy: "RoundRobin", preferLocal: true });
 		expect(o.tracking).toMatchObject({ enabled: true });
 		expect(o.circuitBreaker).toMatchObject({ enabled: true, threshold: 0.5, minRequestCount: 20, windowTime: 60, halfOpenTime: 10_000 });
