@@ -3,6 +3,7 @@ import type { Context, ServiceSchema } from "moleculer";
 import { z } from "zod";
 import type { SocialOutput } from "../agents/social-perception";
 import type { VisionResult } from "../agents/providers/vision/types";
+import { resolveConsent, type UserConsent } from "../agents/workflow/consent";
 import { config } from "../lib/config";
 import { conflict, notFound, unauthorized } from "../lib/errors";
 import { JOB_KINDS, PermanentJobError, createQueue, type Job, type JobContext, type JobInfo, type JobKind, type JobQueue, type QueuedJob } from "../lib/jobs";
@@ -305,7 +306,12 @@ const JobsService: ServiceSchema<Record<string, never>, Methods, Vars> = {
 				if (job.kind === "export") return await this.broker.call("privacy.buildExport", { export_id: job.export_id, attempt: jc.attempt }, opts);
 				if (job.kind === "vibe_compare") return await this.broker.call("vibe_comparison.run", { media_id_1: job.media_id_1, media_id_2: job.media_id_2, user_id: job.user_id }, opts);
 				const ids = { media_id: job.media_id, user_id: job.user_id };
-				const vision = await this.broker.call<VisionResult, object>("vision.analyze", { ...ids, biometric: false }, opts);
+				// The stored consents apply here too: with face analysis withdrawn the perception reads no faces.
+				const stored = this.broker.registry.getActionEndpoints("consents.forAnalysis")?.hasAvailable()
+					? (await this.broker.call<{ stored: UserConsent | null }, object>("consents.forAnalysis", { user_id: job.user_id }, opts)).stored
+					: null;
+				const pass = await this.broker.call<VisionResult, object>("vision.analyze", { ...ids, biometric: false }, opts);
+				const vision = resolveConsent(null, stored).face_analysis ? pass : { ...pass, faces: [] };
 				await jc.progress(50);
 				const social = await this.broker.call<SocialOutput, object>("agent.social_perception.run", socialInputOf(vision), opts);
 				await this.broker.call("media.setPerception", { id: job.media_id, user_id: job.user_id, perception: perceptionOf(vision, social) }, opts);

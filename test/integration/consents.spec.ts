@@ -62,7 +62,7 @@ describe("privacy: consents", () => {
 		node = await startNode({
 			services: [
 				"api", "users", "auth", "consents", "storage", "media", "vision", "analyses", "orchestrator", "analysis", "embeddings",
-				"agents/face", "agents/fashion", "agents/posture", "agents/bio", "agents/embedder", "agents/formatter", "jobs"
+				"agents/face", "agents/fashion", "agents/posture", "agents/bio", "agents/embedder", "agents/formatter", "agents/social_perception", "jobs"
 			],
 			env: {
 				PORT: String(port),
@@ -179,6 +179,23 @@ describe("privacy: consents", () => {
 			expect(res.body.detailed_analysis.face).toBeUndefined();
 			expect(res.body.processing_metadata.agents_run).not.toContain("face");
 			expect(calls["agent.face.run"] ?? 0).toBe(before);
+		}, 60_000);
+
+		it("the post-ingest perception honours stored consents: face analysis withdrawn → no faces read", async () => {
+			const perception = async (u: User, media_id: string) => {
+				for (const deadline = Date.now() + 30_000; Date.now() < deadline; await new Promise(r => setTimeout(r, 200))) {
+					const res = await request("GET", `/media/media/${media_id}/perception`, { token: u.token });
+					if (res.status === 200) return res.body;
+				}
+				throw new Error("no perception stored");
+			};
+			const withdrawn = await newUser();
+			await put(withdrawn, { face_analysis: false });
+			const without = await perception(withdrawn, await upload(withdrawn));
+			expect(without.faces).toEqual([]);
+			const other = await newUser();
+			const withFaces = await perception(other, await upload(other));
+			expect(withFaces.faces.length).toBeGreaterThan(0);
 		}, 60_000);
 
 		it("the bio endpoint: stored bio_analysis false → 403 CONSENT_REQUIRED and agent.bio is never called", async () => {
