@@ -5,7 +5,7 @@ import os from "node:os";
 import path from "node:path";
 import type { AddressInfo } from "node:net";
 import { ServiceBroker, type ServiceSchema } from "moleculer";
-import { ConfigError, configure, type Config } from "../lib/config";
+import { ConfigError, configure, processEnvironment, type Config } from "../lib/config";
 import { brokerOptions } from "../moleculer.config";
 import { PID_FILE, listServices } from "./lifemirror-node";
 
@@ -117,7 +117,7 @@ export function renderReport(r: any): string {
 	return `${lines.join("\n").trimEnd()}\n`;
 }
 
-export async function analyze(argv: string[], io: Io = stdio, env: NodeJS.ProcessEnv = process.env): Promise<number> {
+export async function analyze(argv: string[], io: Io = stdio, env: NodeJS.ProcessEnv = processEnvironment()): Promise<number> {
 	const args = [...argv];
 	const json = bool(args, "--json");
 	const biometric = bool(args, "--biometric");
@@ -190,7 +190,7 @@ function refuseWhileRunning(dataDir: string, what: string) {
 	if (pid) throw new CliError(`a LifeMirror node (pid ${pid}) is using ${dataDir}: stop it before the ${what} (NeDB files change while it runs)`);
 }
 
-export function backup(argv: string[], io: Io = stdio, env: NodeJS.ProcessEnv = process.env): number {
+export function backup(argv: string[], io: Io = stdio, env: NodeJS.ProcessEnv = processEnvironment()): number {
 	const [target, ...rest] = argv;
 	if (!target || rest.length) throw new CliError("usage: lifemirror backup DIR");
 	const cfg = configure(env);
@@ -212,7 +212,7 @@ export function backup(argv: string[], io: Io = stdio, env: NodeJS.ProcessEnv = 
 	return 0;
 }
 
-export function restore(argv: string[], io: Io = stdio, env: NodeJS.ProcessEnv = process.env): number {
+export function restore(argv: string[], io: Io = stdio, env: NodeJS.ProcessEnv = processEnvironment()): number {
 	const args = [...argv];
 	const force = bool(args, "--force");
 	const [from, ...rest] = args;
@@ -325,7 +325,7 @@ function usersIn(dataDir: string): number {
  * and notification comes from the real services. Refused while a node uses DATA_DIR, and when
  * it already holds accounts (unless --force, which adds the demo accounts next to them).
  */
-export async function seed(argv: string[], io: Io = stdio, env: NodeJS.ProcessEnv = process.env): Promise<number> {
+export async function seed(argv: string[], io: Io = stdio, env: NodeJS.ProcessEnv = processEnvironment()): Promise<number> {
 	const args = [...argv];
 	const force = bool(args, "--force");
 	if (args.length) throw new CliError("usage: lifemirror seed [--force]");
@@ -419,7 +419,7 @@ export async function seed(argv: string[], io: Io = stdio, env: NodeJS.ProcessEn
 	}
 }
 
-export async function main(argv: string[], io: Io = stdio, env: NodeJS.ProcessEnv = process.env): Promise<number> {
+export async function main(argv: string[], io: Io = stdio, env: NodeJS.ProcessEnv = processEnvironment()): Promise<number> {
 	const [command, ...rest] = argv;
 	try {
 		switch (command) {

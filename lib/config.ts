@@ -456,6 +456,11 @@ export function config(): Config {
 }
 
 /** Replace the process-wide config (tests and the CLI use it); returns the new config. */
+/** A copy of this process's environment: the one place besides `configure()` that reads it (the CLI overlays its own settings). */
+export function processEnvironment(): Record<string, string | undefined> {
+	return { ...process.env };
+}
+
 export function configure(env: Record<string, string | undefined> = process.env): Config {
 	current = loadConfig(env);
 	return current;

@@ -1,7 +1,7 @@
 import type { Context, ServiceSchema } from "moleculer";
 import { z } from "zod";
 import { COMPARISON_TYPES, type CompareInput, type CompareOutput, type CompareProfile } from "../agents/compare";
-import { ARCHETYPES, CATALOGUE_VERSION, CATEGORIES, archetype } from "../agents/data/celebrities";
+import { ARCHETYPES, CATALOGUE_VERSION, CATEGORIES, archetype } from "../agents/catalogue/celebrities";
 import { estimatedMinor } from "../agents/workflow/pipelines";
 import { ClientError, forbidden, notFound, unauthorized, validation } from "../lib/errors";
 import { analysisProfile, archetypeProfile, indexVectors, scoresOf, since, TIME_RANGES, type AnalysisLike, type StoredVector, type TimeRange } from "../lib/compare/profiles";

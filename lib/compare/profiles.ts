@@ -1,5 +1,5 @@
 import type { CompareProfile } from "../../agents/compare";
-import type { Archetype } from "../../agents/data/celebrities";
+import type { Archetype } from "../../agents/catalogue/celebrities";
 import type { MemoryItem } from "../../agents/memory";
 
 /**

@@ -1,13 +1,10 @@
 import fs from "node:fs";
-import path from "node:path";
 import { ServiceBroker, type Context } from "moleculer";
-import sharp from "sharp";
-import { HUMAN_DIR } from "../../agents/providers/vision/human";
 import { redisOptions } from "../../lib/redis";
-import { uploadForm } from "../factories/images";
+import { realPhoto, uploadForm } from "../factories/images";
 import { registerUser } from "../factories/users";
 import { NODE_BIN, REDIS_URL, cleanRedis, clusterEnv, freePort, killAllSpawned, spawnNode, uniqueNamespace, waitFor, waitForNodes, waitForStatus, type NodeProcess } from "../helpers/cluster";
-import { http, tempDir, type Http } from "../helpers/node";
+import { http, tempDir } from "../helpers/node";
 
 /**
  * Async analyses on a real cluster: `node dist/bin/lifemirror-node.js` processes on the Redis
@@ -19,16 +16,6 @@ import { http, tempDir, type Http } from "../helpers/node";
  * Needs `npm run build`.
  */
 
-const SAMPLES = path.join(HUMAN_DIR, "assets", "samples.jpg");
-let photos = 0;
-/** A real photo (the samples collage's standing woman), small; each call encodes differently (a new media). */
-async function realPhoto(): Promise<Buffer> {
-	return sharp(SAMPLES)
-		.extract({ left: 641, top: 0, width: 148, height: 159 })
-		.resize({ width: 296 })
-		.jpeg({ quality: 95 - (++photos % 45) })
-		.toBuffer();
-}
 
 interface Progress {
 	analysis_id: string;
@@ -152,7 +139,7 @@ it("gateway + two worker processes: 20 async analyses survive a SIGKILLed worker
 		const out: { token: string; media_id: string }[] = [];
 		for (let i = 0; i < n; i++) {
 			const token = users[i % users.length];
-			const res = await uploadForm(gateway.url, token, await realPhoto(), { type: "image/jpeg" });
+			const res = await uploadForm(gateway.url, token, await realPhoto(296), { type: "image/jpeg" });
 			expect(res.status).toBe(200);
 			out.push({ token, media_id: res.body.media_id });
 		}

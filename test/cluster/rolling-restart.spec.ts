@@ -1,11 +1,8 @@
 import fs from "node:fs";
-import path from "node:path";
 import { ServiceBroker, type Context } from "moleculer";
-import sharp from "sharp";
-import { HUMAN_DIR } from "../../agents/providers/vision/human";
 import { redisOptions } from "../../lib/redis";
 import { HANDBACK_WAIT_MS } from "../../lib/shutdown";
-import { uploadForm } from "../factories/images";
+import { realPhoto, uploadForm } from "../factories/images";
 import { registerUser } from "../factories/users";
 import { NODE_BIN, REDIS_URL, cleanRedis, clusterEnv, freePort, killAllSpawned, sleep, spawnNode, uniqueNamespace, waitFor, waitForNodes, waitForStatus, type NodeProcess } from "../helpers/cluster";
 import { http, tempDir } from "../helpers/node";
@@ -21,16 +18,6 @@ import { http, tempDir } from "../helpers/node";
  * Needs `npm run build`.
  */
 
-const SAMPLES = path.join(HUMAN_DIR, "assets", "samples.jpg");
-let photos = 0;
-/** A small real photo (the samples collage's standing woman); each call encodes differently (a new media). */
-async function realPhoto(): Promise<Buffer> {
-	return sharp(SAMPLES)
-		.extract({ left: 641, top: 0, width: 148, height: 159 })
-		.resize({ width: 222 })
-		.jpeg({ quality: 95 - (++photos % 45) })
-		.toBuffer();
-}
 
 const namespace = uniqueNamespace("lm-rolling");
 const dirs: string[] = [];
@@ -111,7 +98,7 @@ it("gateway + two workers under steady load: each worker is SIGTERMed mid-analys
 	const media: { token: string; media_id: string }[] = [];
 	for (let i = 0; i < TOTAL; i++) {
 		const token = users[i % users.length];
-		const res = await uploadForm(gateway.url, token, await realPhoto(), { type: "image/jpeg" });
+		const res = await uploadForm(gateway.url, token, await realPhoto(222), { type: "image/jpeg" });
 		expect(res.status).toBe(200);
 		media.push({ token, media_id: res.body.media_id });
 	}

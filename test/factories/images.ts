@@ -17,13 +17,13 @@ const HUMAN_SAMPLES = path.join(HUMAN_DIR, "assets", "samples.jpg");
 let photos = 0;
 /**
  * A real photo: the tile of a standing woman (face and full body) from the samples collage
- * shipped in @vladmandic/human, scaled ×3. Each call encodes it a little differently, so an
+ * shipped in @vladmandic/human, scaled to `width` (×3 by default; smaller is faster). Each call encodes it a little differently, so an
  * upload is always a new media (an identical re-upload would be the same one).
  */
-export async function realPhoto(): Promise<Buffer> {
+export async function realPhoto(width = 444): Promise<Buffer> {
 	return sharp(HUMAN_SAMPLES)
 		.extract({ left: 641, top: 0, width: 148, height: 159 })
-		.resize({ width: 444 })
+		.resize({ width })
 		.jpeg({ quality: 92 - (++photos % 60) })
 		.toBuffer();
 }

@@ -1,8 +1,5 @@
-import path from "node:path";
 import type { Context, ServiceSchema } from "moleculer";
-import sharp from "sharp";
-import { HUMAN_DIR } from "../../agents/providers/vision/human";
-import { freePort, uploadForm, video } from "../factories/images";
+import { freePort, realPhoto, uploadForm, video } from "../factories/images";
 import { registerUser } from "../factories/users";
 import { http, startNode, type Http, type TestNode } from "../helpers/node";
 import { waitFor } from "../helpers/wait";
@@ -14,15 +11,6 @@ import { waitFor } from "../helpers/wait";
  * analysed through its best keyframe and lists the others in processing_metadata.
  */
 
-const SAMPLES = path.join(HUMAN_DIR, "assets", "samples.jpg");
-let photos = 0;
-async function realPhoto(): Promise<Buffer> {
-	return sharp(SAMPLES)
-		.extract({ left: 641, top: 0, width: 148, height: 159 })
-		.resize({ width: 296 })
-		.jpeg({ quality: 93 - (++photos % 40) })
-		.toBuffer();
-}
 
 interface User {
 	id: string;
@@ -42,7 +30,7 @@ async function newUser(): Promise<User> {
 }
 
 async function upload(user: User, file?: Buffer, o: { filename?: string; type?: string } = {}): Promise<string> {
-	const res = await uploadForm(node.url, user.token, file ?? (await realPhoto()), { type: "image/jpeg", ...o });
+	const res = await uploadForm(node.url, user.token, file ?? (await realPhoto(296)), { type: "image/jpeg", ...o });
 	expect(res.status).toBe(200);
 	return res.body.media_id;
 }

@@ -1,7 +1,4 @@
-import path from "node:path";
 import type { Context, Middleware, ServiceSchema } from "moleculer";
-import sharp from "sharp";
-import { HUMAN_DIR } from "../../agents/providers/vision/human";
 import { DISCLAIMERS } from "../../agents/guardrails";
 import { RequestScopeMiddleware } from "../../lib/request-scope";
 import { resolveConsent } from "../../agents/workflow/consent";
@@ -9,23 +6,13 @@ import { requestHash } from "../../services/analysis.service";
 import { PIPELINE_VERSIONS, type PipelineName } from "../../agents/workflow/pipelines";
 import { http, startNode, type Http, type TestNode } from "../helpers/node";
 import { registerUser } from "../factories/users";
-import { freePort, uploadForm } from "../factories/images";
+import { freePort, realPhoto, uploadForm } from "../factories/images";
 
 /**
  * The analysis endpoints end to end: real HTTP, real photos, the real vision pass (built into
  * dist/ by `npm run build`) and the local providers of every agent.
  */
 
-const SAMPLES = path.join(HUMAN_DIR, "assets", "samples.jpg");
-let photos = 0;
-/** The samples collage's standing woman (face and full body), ×3; each call encodes differently (a new media). */
-async function realPhoto(): Promise<Buffer> {
-	return sharp(SAMPLES)
-		.extract({ left: 641, top: 0, width: 148, height: 159 })
-		.resize({ width: 444 })
-		.jpeg({ quality: 92 - (++photos % 40) })
-		.toBuffer();
-}
 
 /** Counts every local action call by name (to prove an agent was never called). */
 const calls: Record<string, number> = {};

@@ -1,10 +1,7 @@
-import path from "node:path";
 import type { Context, Middleware } from "moleculer";
-import sharp from "sharp";
-import { HUMAN_DIR } from "../../agents/providers/vision/human";
 import { ErasureAckMiddleware } from "../../lib/privacy/erasure";
 import { RequestScopeMiddleware } from "../../lib/request-scope";
-import { freePort, uploadForm } from "../factories/images";
+import { freePort, realPhoto, uploadForm } from "../factories/images";
 import { registerUser } from "../factories/users";
 import { http, startNode, type Http, type TestNode } from "../helpers/node";
 import { waitFor } from "../helpers/wait";
@@ -15,11 +12,7 @@ import { waitFor } from "../helpers/wait";
  * consent removes face vectors and demographic estimates at once.
  */
 
-const SAMPLES = path.join(HUMAN_DIR, "assets", "samples.jpg");
-let photos = 0;
 /** A real face (the samples collage's standing woman); each call encodes differently, so each upload is a new media. */
-const realPhoto = () =>
-	sharp(SAMPLES).extract({ left: 641, top: 0, width: 148, height: 159 }).resize({ width: 444 }).jpeg({ quality: 90 - (++photos % 40) }).toBuffer();
 
 const calls: Record<string, number> = {};
 const CallCounter = {

@@ -1,33 +1,17 @@
-import path from "node:path";
 import sharp from "sharp";
 import { KEYPOINT_NAMES, type Keypoint, type VisionResult } from "../../agents/providers/vision/types";
 import { STYLE_VECTOR_VERSION, styleVector, type EmbedderOutput } from "../../agents/embedder";
 import { STYLES, type FashionOutput } from "../../agents/fashion";
-import { HUMAN_DIR } from "../../agents/providers/vision/human";
 import { http, startNode, type Http, type TestNode } from "../helpers/node";
 import { registerUser } from "../factories/users";
-import { fetchUrl, freePort, uploadForm } from "../factories/images";
+import { fetchUrl, freePort, realPhoto, uploadForm } from "../factories/images";
 
 /**
  * The fashion and embedder agents over a real broker: real uploads, the real vision pass
  * (Human in the worker pool, built into dist/ by `npm run build`), stored crops and vectors.
  */
 
-const SAMPLES = path.join(HUMAN_DIR, "assets", "samples.jpg");
 
-let photos = 0;
-/**
- * The samples collage's tile of a standing woman (face and full body), scaled ×3. Each call
- * encodes it a little differently: an identical re-upload would be the same media, and no
- * test may share another's media.
- */
-async function realPhoto(): Promise<Buffer> {
-	return sharp(SAMPLES)
-		.extract({ left: 641, top: 0, width: 148, height: 159 })
-		.resize({ width: 444 })
-		.jpeg({ quality: 92 - ++photos })
-		.toBuffer();
-}
 
 /** width×(4/3 width): red top half, navy bottom half (PNG, exact colours). */
 async function twoColours(width = 240): Promise<Buffer> {

@@ -1,6 +1,6 @@
 import sharp from "sharp";
 import compare, { centroid, CompareOutput, rank, scoreCloseness, similarityOf, styleTraits, vectorSimilarity, CompareProfile } from "../../agents/compare";
-import { ARCHETYPES, ARCHETYPE_DEFS, CATEGORIES, archetype, layoutOf, layoutStyleVector } from "../../agents/data/celebrities";
+import { ARCHETYPES, ARCHETYPE_DEFS, CATEGORIES, archetype, layoutOf, layoutStyleVector } from "../../agents/catalogue/celebrities";
 import { runAgent } from "../../agents/agent";
 import { STYLE_DIM, styleVector } from "../../agents/embedder";
 import { cosine } from "../../agents/vectors";
